@@ -1,0 +1,42 @@
+# The two commands: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+
+.PHONY: run test test-browser lint format check-migrations ci clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=python3.x).")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+run: $(VENV)/.installed
+	DEBUG=1 $(PY) manage.py migrate --noinput
+	DEBUG=1 $(PY) manage.py seed_demo
+	DEBUG=1 PORT=$(PORT) $(PY) manage.py runlocal
+
+# Unit, integration and view tests. With no DATABASE_URL/REDIS_URL: SQLite and an embedded
+# Redis of its own (.redis-test), so it never touches `make run`'s data.
+test: $(VENV)/.installed
+	EMBEDDED_REDIS_DIR=.redis-test $(PY) -m pytest -q -m "not browser" $(PYTEST_ARGS)
+
+# Playwright driving Debian's chromium (/usr/bin/chromium); never a browser download.
+test-browser: $(VENV)/.installed
+	EMBEDDED_REDIS_DIR=.redis-test $(PY) -m pytest -q -m browser $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+check-migrations: $(VENV)/.installed
+	EMBEDDED_REDIS_DIR=.redis-test $(PY) manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf $(VENV) .redis .redis-test db.sqlite3* staticfiles

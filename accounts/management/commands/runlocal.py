@@ -1,0 +1,73 @@
+"""`make run`: web, RQ worker (with rq's scheduler for delayed jobs) and the cron scheduler as
+separate real processes; Ctrl-C stops every one of them, and the embedded Redis if we
+started it."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from config import embedded_redis
+
+
+class Command(BaseCommand):
+    help = "Run web, worker and scheduler together for local use (make run)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+
+    def handle(self, *args, port, **options):
+        env = {**os.environ, "REDIS_URL": settings.REDIS_URL, "PYTHONUNBUFFERED": "1"}
+        manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+        commands = {
+            "web": [*manage, "runserver", f"0.0.0.0:{port}", "--noreload"],
+            "worker": [*manage, "rqworker", "dispatch", "default", "--with-scheduler"],
+            "cron": [*manage, "rqcron", "config/cron.py"],
+        }
+        procs = {name: subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR) for name, cmd in commands.items()}
+        stopping = False
+
+        def stop(*_):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        url = f"http://localhost:{port}/"
+        self._announce(url, procs)
+        try:
+            while not stopping:
+                for name, proc in procs.items():
+                    if proc.poll() is not None:
+                        self.stderr.write(f"{name} exited with {proc.returncode}; stopping everything.")
+                        stopping = True
+                time.sleep(0.3)
+        finally:
+            for proc in procs.values():
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            for proc in procs.values():
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            if not os.environ.get("REDIS_URL"):
+                embedded_redis.stop(settings.EMBEDDED_REDIS_DIR)
+            self.stdout.write("Stopped web, worker, scheduler.")
+
+    def _announce(self, url, procs):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and procs["web"].poll() is None:
+            try:
+                urllib.request.urlopen(url + "healthz", timeout=2)  # noqa: S310 - our own http URL
+                break
+            except OSError:
+                time.sleep(0.3)
+        self.stdout.write(self.style.SUCCESS(f"\n  Textwise is running at {url}  (Ctrl-C stops everything)\n"))
+        self.stdout.write("  Demo logins (password demo-pass-2026): support@demo.test, admin@acme.test,")
+        self.stdout.write("  staff@acme.test, owner@sunrise.test, user@sunrise.test, admin@globex.test\n")

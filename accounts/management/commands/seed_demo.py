@@ -1,0 +1,124 @@
+"""Idempotent demo data: two agencies, three sub-accounts, one user per role, a few hundred
+contacts with consent, and sending numbers. Running it twice changes nothing."""
+
+import random
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Agency, Membership, Role, SubAccount, User
+from compliance.models import ConsentEvent
+from messaging.models import Consent, Contact, PhoneNumber, Tag
+
+DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - printed for demo logins
+
+# (agency, sub-account, business name, time zone, sending numbers, contact area code)
+SUB_ACCOUNTS = [
+    (
+        "Acme Marketing",
+        "Sunrise Dental",
+        "Sunrise Dental Care",
+        "America/New_York",
+        ["+16465550101", "+16465550102"],
+        "212",
+    ),
+    ("Acme Marketing", "Harbor Fitness", "Harbor Fitness Club", "America/Chicago", ["+15125550111"], "512"),
+    ("Globex Growth", "Pine Bakery", "Pine Street Bakery", "America/Los_Angeles", ["+14155550121"], "415"),
+]
+
+# (email, role, agency or sub-account name, support?)
+USERS = [
+    ("support@demo.test", None, None, "Support staff (all agencies)"),
+    ("admin@acme.test", Role.AGENCY_ADMIN, "Acme Marketing", "Agency admin, Acme Marketing"),
+    ("staff@acme.test", Role.AGENCY_STAFF, "Acme Marketing", "Agency staff, Acme Marketing"),
+    ("owner@sunrise.test", Role.SUBACCOUNT_OWNER, "Sunrise Dental", "Sub-account owner, Sunrise Dental"),
+    ("user@sunrise.test", Role.SUBACCOUNT_USER, "Sunrise Dental", "Sub-account user, Sunrise Dental"),
+    ("admin@globex.test", Role.AGENCY_ADMIN, "Globex Growth", "Agency admin, Globex Growth"),
+]
+
+FIRST = [
+    "Ava",
+    "Ben",
+    "Chloe",
+    "Dan",
+    "Ella",
+    "Finn",
+    "Grace",
+    "Hugo",
+    "Isla",
+    "Jack",
+    "Kara",
+    "Leo",
+    "Maya",
+    "Noah",
+    "Olive",
+]
+LAST = ["Adams", "Baker", "Clark", "Diaz", "Evans", "Fox", "Garcia", "Hill", "Ito", "Jones", "Khan", "Lopez", "Moore"]
+TAGS = ["patient", "lead", "vip", "newsletter"]
+CONTACTS_PER_SUBACCOUNT = 100  # 555-0100…0199: numbers reserved for fiction
+
+
+class Command(BaseCommand):
+    help = "Create or refresh the demo agencies, users and contacts (idempotent)."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        rng = random.Random(42)  # the same data every time
+        now = timezone.now()
+        subs = {}
+        for agency_name, name, business, tz, numbers, area in SUB_ACCOUNTS:
+            agency, _ = Agency.objects.get_or_create(name=agency_name)
+            sub, _ = SubAccount.objects.get_or_create(
+                agency=agency, name=name, defaults={"business_name": business, "time_zone": tz}
+            )
+            subs[name] = sub
+            for number in numbers:
+                PhoneNumber.objects.get_or_create(number=number, defaults={"sub_account": sub, "label": "Main"})
+            tags = {t: Tag.objects.get_or_create(sub_account=sub, name=t)[0] for t in TAGS}
+            if sub.contacts.exists():
+                continue
+            for i in range(CONTACTS_PER_SUBACCOUNT):
+                consented = i % 10 != 9  # every tenth contact has no consent record (R10 demo)
+                contact = Contact.objects.create(
+                    sub_account=sub,
+                    phone=f"+1{area}55501{i:02d}",
+                    first_name=rng.choice(FIRST),
+                    last_name=rng.choice(LAST),
+                    email=f"contact{i}@example.com",
+                    consent=Consent.GRANTED if consented else Consent.NONE,
+                )
+                contact.tags.set(rng.sample(list(tags.values()), k=rng.randint(0, 2)))
+                if consented:
+                    ConsentEvent.objects.create(
+                        sub_account=sub,
+                        contact=contact,
+                        kind=ConsentEvent.Kind.OPT_IN,
+                        source="Website form",
+                        at=now - timedelta(days=rng.randint(1, 300)),
+                        ip_or_method=f"203.0.113.{rng.randint(1, 254)}",
+                        url=f"https://{sub.business_name.lower().replace(' ', '')}.example.com/join",
+                        consent_text=f"I agree to receive texts from {sub.business_name}. Reply STOP to opt out.",
+                    )
+
+        lines = []
+        for email, role, scope, label in USERS:
+            user = User.objects.filter(email=email).first() or User(email=email)
+            user.is_support_staff = role is None
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+            if role in (Role.AGENCY_ADMIN, Role.AGENCY_STAFF):
+                Membership.objects.get_or_create(
+                    user=user, agency=Agency.objects.get(name=scope), defaults={"role": role}
+                )
+            elif role:
+                Membership.objects.get_or_create(user=user, sub_account=subs[scope], defaults={"role": role})
+            lines.append(f"  {email:<22} {label}")
+        root = User.objects.filter(email="root@demo.test").first()
+        if root is None:
+            User.objects.create_superuser("root@demo.test", DEMO_PASSWORD)
+        lines.append(f"  {'root@demo.test':<22} Django admin superuser (/admin/)")
+
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):"))
+        self.stdout.write("\n".join(lines))

@@ -1,0 +1,62 @@
+import uuid
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+
+from accounts import access
+from accounts.models import AGENCY_ROLES, Agency, SubAccount
+
+
+@login_required
+def home(request):
+    """Send each user to where their work is: support → the support queue, agency people →
+    their agency, everyone else → their (first) sub-account."""
+    user = request.user
+    if user.is_support_staff:
+        return redirect("support_home")
+    agency_membership = user.memberships.filter(role__in=AGENCY_ROLES).first()
+    if agency_membership:
+        return redirect("agency_detail", agency_id=agency_membership.agency_id)
+    sub_account = SubAccount.objects.visible_to(user).first()
+    if sub_account:
+        return redirect("subaccount_dashboard", sub_account_id=sub_account.pk)
+    return render(request, "accounts/no_access.html")
+
+
+@login_required
+def switch(request):
+    try:
+        sub_account_id = uuid.UUID(request.GET.get("to", ""))
+    except ValueError:
+        raise Http404 from None
+    sub_account = access.get_subaccount_for(request.user, sub_account_id)
+    return redirect("subaccount_dashboard", sub_account_id=sub_account.pk)
+
+
+@login_required
+def agency_detail(request, agency_id):
+    agency = access.get_agency_for(request.user, agency_id)
+    sub_accounts = agency.sub_accounts.order_by("name")
+    return render(request, "accounts/agency_detail.html", {"agency": agency, "sub_accounts": sub_accounts})
+
+
+@login_required
+def subaccount_dashboard(request, sub_account_id):
+    sub_account = access.get_subaccount_for(request.user, sub_account_id)
+    return render(
+        request,
+        "accounts/subaccount_dashboard.html",
+        {
+            "sub_account": sub_account,
+            "role": access.role_in(request.user, sub_account),
+            "members": sub_account.memberships.select_related("user").order_by("role"),
+        },
+    )
+
+
+@login_required
+def support_home(request):
+    access.require_support(request.user)
+    agencies = Agency.objects.prefetch_related("sub_accounts").order_by("name")
+    return render(request, "accounts/support_home.html", {"agencies": agencies})

@@ -1,0 +1,37 @@
+"""Append-only records a regulator or customer may ask about (R2, R10)."""
+
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import SubAccount
+
+
+class ConsentEvent(models.Model):
+    """R10: each opt-in is a record with the proof-of-opt-in fields (R9); opt-outs too."""
+
+    class Kind(models.TextChoices):
+        OPT_IN = "opt_in", "Opt-in"
+        OPT_OUT = "opt_out", "Opt-out"
+
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey("messaging.Contact", on_delete=models.CASCADE, related_name="consent_events")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    source = models.CharField(max_length=100, help_text="Web form, keyword, import, …")
+    at = models.DateTimeField(help_text="When consent was given or revoked.")
+    ip_or_method = models.CharField(max_length=200, blank=True)
+    url = models.URLField(max_length=500, blank=True)
+    consent_text = models.TextField(blank=True, help_text="The consent wording the person saw.")
+    screenshot = models.FileField(upload_to="consent/%Y/%m/", blank=True)
+    recorded_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    message = models.ForeignKey("messaging.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [
+            models.CheckConstraint(name="consent_kind_valid", condition=Q(kind__in=["opt_in", "opt_out"])),
+        ]
+        indexes = [models.Index(fields=["contact", "at"], name="consent_contact_at_idx")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} of {self.contact_id} at {self.at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,9 @@
+"""Periodic jobs for the RQ cron scheduler: `manage.py rqcron config/cron.py`.
+Every job here is idempotent and takes no state from the scheduler, so a missed or doubled
+tick is harmless."""
+
+from rq import cron
+
+from accounts.jobs import clear_expired_sessions
+
+cron.register(clear_expired_sessions, queue_name="default", cron="17 * * * *")

@@ -1,0 +1,228 @@
+"""Contacts, the sub-account's phone numbers, messages and their append-only events."""
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import SubAccount
+
+
+class PhoneNumber(models.Model):
+    """A sending number of a sub-account (R12). A number belongs to one sub-account."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="phone_numbers")
+    number = models.CharField(max_length=20, unique=True, help_text="E.164, e.g. +15550100001")
+    label = models.CharField(max_length=100, blank=True)
+    provider_sid = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["number"]
+
+    def __str__(self):
+        return self.number
+
+
+class Tag(models.Model):
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=50)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["sub_account", "name"], name="tag_unique_name_per_subaccount")]
+
+    def __str__(self):
+        return self.name
+
+
+class Dnd(models.TextChoices):
+    NONE = "none", "None"
+    TEMPORARY = "temporary", "Temporary"
+    PERMANENT = "permanent", "Permanent"
+
+
+class Consent(models.TextChoices):
+    NONE = "none", "No consent on record"
+    GRANTED = "granted", "Opted in"
+    REVOKED = "revoked", "Opted out"
+
+
+class ContactQuerySet(models.QuerySet):
+    def search(self, text: str):
+        text = text.strip()
+        if not text:
+            return self
+        digits = "".join(ch for ch in text if ch.isdigit())
+        q = Q(first_name__icontains=text) | Q(last_name__icontains=text) | Q(email__icontains=text)
+        if digits:
+            q |= Q(phone__contains=digits)
+        return self.filter(q)
+
+    def with_tag(self, tag_name: str):
+        return self.filter(tags__name=tag_name) if tag_name else self
+
+    def conversations(self):
+        """Threads by latest activity: contacts that have at least one message."""
+        return self.filter(last_message_at__isnull=False).order_by("-last_message_at")
+
+
+class Contact(models.Model):
+    """An end user of one sub-account. `dnd` and `consent` are the current state; their full
+    history is append-only in compliance (DndChange, ConsentEvent)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="contacts")
+    phone = models.CharField(max_length=20, help_text="E.164")
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(blank=True)
+    address = models.CharField(max_length=300, blank=True)
+    time_zone = models.CharField(max_length=64, blank=True, help_text="Empty: taken from the number (R13).")
+    tags = models.ManyToManyField(Tag, blank=True, related_name="contacts")
+    dnd = models.CharField(max_length=10, choices=Dnd.choices, default=Dnd.NONE)
+    consent = models.CharField(max_length=10, choices=Consent.choices, default=Consent.NONE)
+    # Conversation summary, kept by the messaging services so the thread list needs no scan.
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    last_message_preview = models.CharField(max_length=120, blank=True)
+    unread_count = models.PositiveIntegerField(default=0)
+    has_texted_in = models.BooleanField(default=False, help_text="Has ever texted the sub-account (R5).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ContactQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["last_name", "first_name", "phone"]
+        constraints = [
+            models.UniqueConstraint(fields=["sub_account", "phone"], name="contact_unique_phone_per_subaccount"),
+            models.CheckConstraint(name="contact_dnd_valid", condition=Q(dnd__in=[c.value for c in Dnd])),
+            models.CheckConstraint(name="contact_consent_valid", condition=Q(consent__in=[c.value for c in Consent])),
+        ]
+        indexes = [
+            models.Index(fields=["sub_account", "last_name", "first_name"], name="contact_subaccount_name_idx"),
+            models.Index(fields=["sub_account", "-last_message_at"], name="contact_subaccount_recent_idx"),
+            models.Index(fields=["sub_account", "dnd"], name="contact_subaccount_dnd_idx"),
+            models.Index(fields=["sub_account", "consent"], name="contact_subaccount_consent_idx"),
+        ]
+
+    def __str__(self):
+        return self.name or self.phone
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class Direction(models.TextChoices):
+    OUTBOUND = "outbound", "Outbound"
+    INBOUND = "inbound", "Inbound"
+
+
+class Source(models.TextChoices):
+    BULK = "bulk", "Bulk"
+    WORKFLOW = "workflow", "Workflow"
+    CAMPAIGN = "campaign", "Campaign"
+    ONE_TO_ONE = "one_to_one", "One-to-one"
+    MISSED_CALL_TEXT_BACK = "missed_call_text_back", "Missed-call text back"
+    TEST = "test", "Test"
+    RESEND = "resend", "Resend"
+    KEYWORD_REPLY = "keyword_reply", "Keyword reply"
+    INBOUND = "inbound", "Inbound"
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    UNKNOWN = "unknown", "Outcome unknown"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    UNDELIVERED = "undelivered", "Undelivered"
+    FAILED = "failed", "Failed"
+    RECEIVED = "received", "Received"
+
+
+FINAL_STATUSES = (Status.DELIVERED, Status.UNDELIVERED, Status.FAILED)
+
+
+class MessageQuerySet(models.QuerySet):
+    def outbound(self):
+        return self.filter(direction=Direction.OUTBOUND)
+
+    def pending(self):
+        """Queued or waiting: what an opt-out must fail at once (R3)."""
+        return self.filter(direction=Direction.OUTBOUND, status=Status.QUEUED)
+
+
+class Message(models.Model):
+    """One SMS. `body` is what the user wrote, `body_sent` what the carrier gets (R5/R6
+    appended). A `failed` message always has a `failure_reason` in plain words."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="messages")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=10, choices=Direction.choices)
+    source = models.CharField(max_length=25, choices=Source.choices)
+    status = models.CharField(max_length=12, choices=Status.choices)
+    body = models.TextField()
+    body_sent = models.TextField(blank=True)
+    from_number = models.CharField(max_length=20, blank=True)
+    to_number = models.CharField(max_length=20, blank=True)
+    error_code = models.CharField(max_length=10, blank=True)
+    failure_reason = models.CharField(max_length=300, blank=True)
+    provider_sid = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    batch = models.CharField(max_length=40, blank=True, help_text="Dispatch batch or bulk send id.")
+    created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    send_after = models.DateTimeField(null=True, blank=True, help_text="Scheduled: not before this time.")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    final_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = MessageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(
+                name="message_direction_valid", condition=Q(direction__in=[c.value for c in Direction])
+            ),
+            models.CheckConstraint(name="message_source_valid", condition=Q(source__in=[c.value for c in Source])),
+            models.CheckConstraint(name="message_status_valid", condition=Q(status__in=[c.value for c in Status])),
+            models.CheckConstraint(
+                name="message_failed_has_reason", condition=~Q(status=Status.FAILED) | ~Q(failure_reason="")
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["contact", "created_at"], name="message_contact_created_idx"),
+            models.Index(fields=["sub_account", "created_at"], name="message_subaccount_created_idx"),
+            models.Index(fields=["status", "send_after"], name="message_queued_idx", condition=Q(status="queued")),
+            models.Index(fields=["batch"], name="message_batch_idx", condition=~Q(batch="")),
+        ]
+
+    def __str__(self):
+        return f"{self.direction} {self.status} to {self.to_number}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+class MessageEvent(models.Model):
+    """Append-only: every status change and every receipt of a message, as it happened."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=12, choices=Status.choices)
+    error_code = models.CharField(max_length=10, blank=True)
+    detail = models.CharField(max_length=300, blank=True)
+    source = models.CharField(max_length=20, help_text="app, dispatch, receipt, …")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["message", "created_at"], name="msgevent_message_idx")]
+
+    def __str__(self):
+        return f"{self.status} {self.error_code}".strip()
