@@ -1,6 +1,7 @@
 import logging
 
-import django_rq
+import redis
+from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
@@ -20,7 +21,8 @@ def healthz(request):
         log.warning("healthz: database: %s", exc)
         checks["database"] = "error"
     try:
-        django_rq.get_connection("default").ping()
+        # The same server RQ_QUEUES use (both come from REDIS_URL).
+        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2).ping()
         checks["redis"] = "ok"
     except Exception as exc:
         log.warning("healthz: redis: %s", exc)

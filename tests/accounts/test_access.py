@@ -1,0 +1,163 @@
+"""Tenancy: every role sees only its own tenants; support sees all; anonymous → login."""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from accounts.models import SubAccount
+
+pytestmark = pytest.mark.django_db
+
+# URL prefixes that are not tenant pages (framework, auth, machine-to-machine).
+NOT_TENANT_PAGES = ("admin/", "accounts/", "healthz", "webhooks/", "api/", "static/", "media/")
+
+
+def tenant_patterns():
+    """Every named URL of the app that takes a parameter, found from the URLconf itself so a
+    new page cannot be added without this test covering it."""
+
+    def walk(patterns, prefix=""):
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                yield from walk(p.url_patterns, prefix + str(p.pattern))
+            elif isinstance(p, URLPattern) and p.name and p.pattern.converters:
+                route = prefix + str(p.pattern)
+                if not route.startswith(NOT_TENANT_PAGES):
+                    yield p.name, list(p.pattern.converters)
+
+    return sorted(set((name, tuple(params)) for name, params in walk(get_resolver().url_patterns)))
+
+
+def kwargs_for(params, world, tenant):
+    """Fill each URL parameter with an object of `tenant` ("a" or "b")."""
+    objects = {
+        "a": {"sub_account_id": world.a1.pk, "agency_id": world.A.pk, "contact_id": world.a1_contact.pk},
+        "b": {"sub_account_id": world.b1.pk, "agency_id": world.B.pk, "contact_id": world.b1_contact.pk},
+    }[tenant]
+    missing = [p for p in params if p not in objects]
+    assert not missing, f"tenant test has no object for URL parameter(s) {missing}: add one to kwargs_for()"
+    return {p: objects[p] for p in params}
+
+
+def test_there_are_tenant_pages_to_check():
+    names = [name for name, _ in tenant_patterns()]
+    assert "subaccount_dashboard" in names and "agency_detail" in names
+
+
+@pytest.mark.parametrize(("name", "params"), tenant_patterns())
+def test_other_tenant_gets_404_on_every_page_with_an_id(world, login, name, params):
+    url = reverse(name, kwargs=kwargs_for(params, world, "a"))
+    assert login(world.b_admin).get(url).status_code == 404, url
+    # …while the owner of that object does get the page (or a redirect/405, never a 404).
+    assert login(world.a_admin).get(url).status_code != 404, url
+
+
+@pytest.mark.parametrize(("name", "params"), tenant_patterns())
+def test_anonymous_is_sent_to_login(client, world, name, params):
+    url = reverse(name, kwargs=kwargs_for(params, world, "a"))
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_anonymous_home_redirects_to_login(client):
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"] == "/accounts/login/?next=/"
+
+
+@pytest.mark.parametrize(
+    ("user_attr", "visible"),
+    [
+        ("support", {"Sunrise Dental", "Harbor Fitness", "Pine Bakery"}),
+        ("a_admin", {"Sunrise Dental", "Harbor Fitness"}),
+        ("a_staff", {"Sunrise Dental", "Harbor Fitness"}),
+        ("a1_owner", {"Sunrise Dental"}),
+        ("a1_user", {"Sunrise Dental"}),
+        ("b_admin", {"Pine Bakery"}),
+    ],
+)
+def test_each_role_sees_only_its_own_subaccounts(world, user_attr, visible):
+    user = getattr(world, user_attr)
+    assert set(SubAccount.objects.visible_to(user).values_list("name", flat=True)) == visible
+
+
+@pytest.mark.parametrize(
+    ("user_attr", "sub_attr", "status"),
+    [
+        ("a_admin", "a2", 200),
+        ("a_staff", "a1", 200),
+        ("a1_owner", "a1", 200),
+        ("a1_owner", "a2", 404),  # same agency, but not their sub-account
+        ("a1_user", "a2", 404),
+        ("b_admin", "a1", 404),
+        ("support", "a1", 200),
+        ("support", "b1", 200),
+    ],
+)
+def test_subaccount_dashboard_access(world, login, user_attr, sub_attr, status):
+    url = reverse("subaccount_dashboard", args=[getattr(world, sub_attr).pk])
+    assert login(getattr(world, user_attr)).get(url).status_code == status
+
+
+@pytest.mark.parametrize(
+    ("user_attr", "agency_attr", "status"),
+    [
+        ("a_admin", "A", 200),
+        ("a_staff", "A", 200),
+        ("a1_owner", "A", 404),
+        ("b_admin", "A", 404),
+        ("support", "B", 200),
+    ],
+)
+def test_agency_page_access(world, login, user_attr, agency_attr, status):
+    url = reverse("agency_detail", args=[getattr(world, agency_attr).pk])
+    assert login(getattr(world, user_attr)).get(url).status_code == status
+
+
+@pytest.mark.parametrize(
+    ("user_attr", "expected"),
+    [
+        ("support", "/support/"),
+        ("a_admin", "agency:A"),
+        ("a1_owner", "sub:a1"),
+        ("b_admin", "agency:B"),
+    ],
+)
+def test_home_sends_each_role_to_its_page(world, login, user_attr, expected):
+    kind, _, attr = expected.partition(":")
+    target = {
+        "agency": lambda: reverse("agency_detail", args=[getattr(world, attr).pk]),
+        "sub": lambda: reverse("subaccount_dashboard", args=[getattr(world, attr).pk]),
+    }.get(kind, lambda: expected)()
+    response = login(getattr(world, user_attr)).get("/")
+    assert response.status_code == 302 and response["Location"] == target
+
+
+def test_support_page_is_support_only(world, login):
+    assert login(world.support).get("/support/").status_code == 200
+    assert login(world.a_admin).get("/support/").status_code == 404
+
+
+def test_switcher_lists_only_own_subaccounts(world, login):
+    page = login(world.b_admin).get(reverse("subaccount_dashboard", args=[world.b1.pk])).content.decode()
+    assert "Pine Bakery" in page and "Sunrise Dental" not in page
+
+
+def test_switch_to_other_tenant_is_404_and_garbage_is_404(world, login):
+    client = login(world.b_admin)
+    assert client.get("/switch/", {"to": str(world.a1.pk)}).status_code == 404
+    assert client.get("/switch/", {"to": "not-a-uuid"}).status_code == 404
+    assert client.get("/switch/", {"to": str(world.b1.pk)}).status_code == 302
+
+
+def test_user_without_memberships_sees_explanation(db, client):
+    from tests.conftest import make_user
+
+    client.force_login(make_user("lonely@example.com"))
+    assert b"not a member of any agency" in client.get("/").content
+
+
+def test_login_with_email_and_password(world, client):
+    response = client.post("/accounts/login/", {"username": "owner@sunrise.test", "password": "correct-horse-battery"})
+    assert response.status_code == 302
+    response = client.post("/accounts/login/", {"username": "owner@sunrise.test", "password": "wrong"})
+    assert response.status_code == 200 and b"correct email address and password" in response.content

@@ -1,0 +1,79 @@
+"""The small named world every test uses: two agencies, so every view test can also prove the
+other tenant gets a 404.
+
+    Acme Marketing (agency A)             Globex Growth (agency B)
+      ├─ Sunrise Dental (a1)                └─ Pine Bakery (b1)
+      └─ Harbor Fitness (a2)
+    users: support, a_admin, a_staff, a1_owner, a1_user, b_admin
+"""
+
+from dataclasses import dataclass
+
+import pytest
+
+from accounts.models import Agency, Membership, Role, SubAccount, User
+from messaging.models import Contact, PhoneNumber
+
+PASSWORD = "correct-horse-battery"
+
+
+@dataclass
+class World:
+    A: Agency
+    B: Agency
+    a1: SubAccount
+    a2: SubAccount
+    b1: SubAccount
+    support: User
+    a_admin: User
+    a_staff: User
+    a1_owner: User
+    a1_user: User
+    b_admin: User
+    a1_contact: Contact
+    b1_contact: Contact
+
+
+def make_user(email, *, support=False, **membership):
+    user = User.objects.create_user(email, PASSWORD, is_support_staff=support)
+    if membership:
+        Membership.objects.create(user=user, **membership)
+    return user
+
+
+@pytest.fixture
+def world(db) -> World:
+    A = Agency.objects.create(name="Acme Marketing")
+    B = Agency.objects.create(name="Globex Growth")
+    a1 = SubAccount.objects.create(agency=A, name="Sunrise Dental", business_name="Sunrise Dental Care")
+    a2 = SubAccount.objects.create(agency=A, name="Harbor Fitness", business_name="Harbor Fitness Club")
+    b1 = SubAccount.objects.create(agency=B, name="Pine Bakery", business_name="Pine Street Bakery")
+    PhoneNumber.objects.create(sub_account=a1, number="+16465550101")
+    PhoneNumber.objects.create(sub_account=a2, number="+15125550111")
+    PhoneNumber.objects.create(sub_account=b1, number="+14155550121")
+    return World(
+        A=A,
+        B=B,
+        a1=a1,
+        a2=a2,
+        b1=b1,
+        support=make_user("support@ops.test", support=True),
+        a_admin=make_user("admin@acme.test", role=Role.AGENCY_ADMIN, agency=A),
+        a_staff=make_user("staff@acme.test", role=Role.AGENCY_STAFF, agency=A),
+        a1_owner=make_user("owner@sunrise.test", role=Role.SUBACCOUNT_OWNER, sub_account=a1),
+        a1_user=make_user("user@sunrise.test", role=Role.SUBACCOUNT_USER, sub_account=a1),
+        b_admin=make_user("admin@globex.test", role=Role.AGENCY_ADMIN, agency=B),
+        a1_contact=Contact.objects.create(sub_account=a1, phone="+12125550100", first_name="Ava"),
+        b1_contact=Contact.objects.create(sub_account=b1, phone="+14155550100", first_name="Ben"),
+    )
+
+
+@pytest.fixture
+def login(client):
+    """`login(user)` → the test client, logged in."""
+
+    def _login(user):
+        client.force_login(user)
+        return client
+
+    return _login
