@@ -5,5 +5,8 @@ tick is harmless."""
 from rq import cron
 
 from accounts.jobs import clear_expired_sessions
+from messaging.dispatch import sweep
 
 cron.register(clear_expired_sessions, queue_name="default", cron="17 * * * *")
+# Due scheduled messages, lost jobs, killed workers (reconciled, never blindly re-sent).
+cron.register(sweep, queue_name="default", interval=60)

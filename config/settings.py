@@ -1,6 +1,7 @@
 """The one settings module. Everything that differs between machines is an environment
 variable; the README has the table. Policy numbers live in compliance/policy.py."""
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -148,6 +149,18 @@ TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
 TWILIO_API_BASE_URL = os.environ.get("TWILIO_API_BASE_URL", "")
 SMS_MAX_CONCURRENCY = int(os.environ.get("SMS_MAX_CONCURRENCY", "8"))
+SMS_DISPATCH_BATCH = int(os.environ.get("SMS_DISPATCH_BATCH", "500"))
+# The carrier simulator: seconds before its receipts, and the share of each outcome.
+SIMULATOR_DELAY_SECONDS = float(os.environ.get("SIMULATOR_DELAY_SECONDS", "2"))
+SIMULATOR_RATES = json.loads(
+    os.environ.get(
+        "SIMULATOR_RATES",
+        '{"30003": 0.02, "30004": 0.005, "30005": 0.01, "30006": 0.01, "30007": 0.01, "30008": 0.005, "stop": 0.005}',
+    )
+)
+
+# Overrides of the policy defaults in compliance/policy.py, as JSON: {"RATE_MIN_VOLUME": 100}.
+COMPLIANCE_POLICY = json.loads(os.environ.get("COMPLIANCE_POLICY", "{}"))
 
 # --- I18N, static ---------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

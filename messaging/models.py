@@ -176,6 +176,7 @@ class Message(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     send_after = models.DateTimeField(null=True, blank=True, help_text="Scheduled: not before this time.")
     claimed_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True, help_text="Which dispatch run claimed it.")
     sent_at = models.DateTimeField(null=True, blank=True)
     final_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -199,6 +200,10 @@ class Message(models.Model):
             models.Index(fields=["sub_account", "created_at"], name="message_subaccount_created_idx"),
             models.Index(fields=["status", "send_after"], name="message_queued_idx", condition=Q(status="queued")),
             models.Index(fields=["batch"], name="message_batch_idx", condition=~Q(batch="")),
+            models.Index(fields=["claim_token"], name="message_claim_idx", condition=Q(claim_token__isnull=False)),
+            models.Index(
+                fields=["status", "claimed_at"], name="message_inflight_idx", condition=Q(status__in=["sending", "unknown"])
+            ),
         ]
 
     def __str__(self):
@@ -226,3 +231,50 @@ class MessageEvent(models.Model):
 
     def __str__(self):
         return f"{self.status} {self.error_code}".strip()
+
+
+class ReceiptEvent(models.Model):
+    """Append-only: every status receipt as the provider sent it. Stored before it is applied,
+    so a receipt that arrives before we recorded the provider id (or twice, or out of order)
+    is applied once, when its message is known."""
+
+    provider_sid = models.CharField(max_length=64)
+    status = models.CharField(max_length=20)
+    error_code = models.CharField(max_length=10, blank=True)
+    payload = models.JSONField(default=dict)
+    received_at = models.DateTimeField(auto_now_add=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider_sid", "status", "error_code"], name="receipt_unique_per_status"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["provider_sid"], name="receipt_sid_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.provider_sid} {self.status}"
+
+
+class ApiKey(models.Model):
+    """A per-sub-account key for the JSON API. Only a SHA-256 of the key is stored; the key
+    itself is shown once, when created."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, help_text="First characters, to recognise a key.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"

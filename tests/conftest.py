@@ -77,3 +77,32 @@ def login(client):
         return client
 
     return _login
+
+
+@pytest.fixture(autouse=True)
+def memory_provider(settings):
+    """Tests send through the in-memory provider (the provider edge is the only thing faked)
+    and start with empty Redis queues."""
+    import django_rq
+
+    from messaging.providers import memory
+
+    settings.SMS_BACKEND = "memory"
+    memory.reset()
+    django_rq.get_connection("default").flushdb()
+    yield memory
+    memory.reset()
+
+
+@pytest.fixture
+def run_jobs():
+    """Run every queued RQ job now, in this process (a real rq SimpleWorker in burst mode, so
+    the jobs see the test's database transaction)."""
+    import django_rq
+    from rq import SimpleWorker
+
+    def _run():
+        queues = [django_rq.get_queue("dispatch"), django_rq.get_queue("default")]
+        SimpleWorker(queues, connection=queues[0].connection).work(burst=True, with_scheduler=False)
+
+    return _run

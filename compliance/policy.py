@@ -1,0 +1,122 @@
+"""The policy numbers (POLICY.md R1–R13) as one typed object. Every value is a default that an
+operator can override with the `COMPLIANCE_POLICY` setting (a dict of field → value), without
+touching code. Pure rules take this object as a parameter; nothing reads settings elsewhere."""
+
+from dataclasses import dataclass, field, fields, replace
+from functools import cache
+from typing import Literal
+
+Remediation = Literal["temporary", "permanent", "none"]
+
+
+@dataclass(frozen=True)
+class Policy:
+    # R1: carrier error code → DND remediation. Codes not listed: no DND, still an error (R8).
+    DND_BY_ERROR_CODE: dict[str, Remediation] = field(
+        default_factory=lambda: {
+            "30003": "temporary",
+            "30004": "permanent",
+            "30005": "temporary",
+            "30006": "temporary",
+            "30008": "none",
+            "21610": "permanent",
+        }
+    )
+    # R3 opt-out keywords (whole message), R4 opt-in keywords, HELP keywords.
+    OPT_OUT_KEYWORDS: tuple[str, ...] = (
+        "STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "OPT OUT",
+    )  # fmt: skip
+    OPT_IN_KEYWORDS: tuple[str, ...] = ("START", "YES", "UNSTOP")
+    HELP_KEYWORDS: tuple[str, ...] = ("HELP", "INFO")
+    # R3 reasonable-person opt-outs (FCC 47 CFR 64.1200(a)(10)): data, not code.
+    OPT_OUT_PHRASES: tuple[str, ...] = (
+        "remove me", "take me off your list", "take me off the list", "take me off", "stop texting me",
+        "stop messaging me", "stop sending me messages", "don't text me", "do not text me", "dont text me",
+        "don't message me", "do not contact me", "unsubscribe me", "leave me alone", "no more texts",
+        "no more messages", "opt me out",
+    )  # fmt: skip
+    POLITENESS_WORDS: tuple[str, ...] = (
+        "please", "pls", "plz", "thank you", "thanks", "thx", "ty", "now", "asap", "ok", "okay",
+    )  # fmt: skip
+    OPT_OUT_CONFIRMATION: str = (
+        "You have been unsubscribed from {business_name} and will receive no more messages. "
+        "Reply START to resubscribe."
+    )
+    HELP_REPLY: str = "{business_name}: Reply STOP to unsubscribe. Msg&data rates may apply."
+    OPT_IN_CONFIRMATION: str = "You have been resubscribed to {business_name}. Reply STOP to unsubscribe."
+    # R5/R6: appended to initial messages of these sources.
+    DEFAULT_OPT_OUT_TEXT: str = "Reply STOP to unsubscribe"
+    DEFAULT_SENDER_TEXT: str = "Thanks, {business_name}"
+    OPT_OUT_SOURCES: frozenset[str] = frozenset({"bulk"})
+    SENDER_ID_SOURCES: frozenset[str] = frozenset({"bulk"})
+    # R7 ramp (model V2).
+    RAMP_LIMITS: tuple[int, ...] = (100, 250, 500, 750, 1500, 2250, 3000, 5000)
+    RAMP_WINDOW_HOURS: int = 24
+    # R8 rate monitoring.
+    RATE_MIN_VOLUME: int = 50
+    RATE_WINDOW_HOURS: int = 24
+    ERROR_RATE_HEALTHY: float = 0.06
+    OPT_OUT_RATE_HEALTHY: float = 0.003
+    OPT_OUT_RATE_GOOD: float = 0.01
+    ERROR_RATE_VIOLATION: float = 0.08
+    OPT_OUT_RATE_VIOLATION: float = 0.01
+    ERROR_RATE_SUSPENSION: float = 0.125
+    OPT_OUT_RATE_SUSPENSION: float = 0.025
+    SUSPENSION_ENDS: Literal["midnight_utc", "24h"] = "midnight_utc"
+    SUSPENDED_SOURCES: frozenset[str] = frozenset({"bulk", "workflow", "campaign"})
+    # R9.
+    PERMANENT_AFTER: int = 3
+    PERMANENT_WINDOW_DAYS: int = 30
+    MAX_APPEALS_PER_SUSPENSION: int = 2
+    SELF_LIFT_AGENCY_MIN_AGE_DAYS: int = 90
+    SELF_LIFT_EVERY_DAYS: int = 30
+    # R10.
+    REQUIRE_CONSENT_FOR: frozenset[str] = frozenset({"bulk", "workflow", "campaign"})
+    # R11.
+    PROHIBITED_TERMS: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {
+            "alcohol": ("alcohol", "beer", "wine", "vodka", "whiskey", "liquor", "tequila"),
+            "firearms": ("firearm", "firearms", "gun", "guns", "rifle", "ammo", "ammunition"),
+            "gambling": ("gambling", "casino", "poker", "betting", "slots", "sportsbook"),
+            "tobacco": ("tobacco", "cigarette", "cigarettes", "cigar", "vape", "vaping", "nicotine"),
+            "adult": ("porn", "xxx", "nude", "nudes", "escort", "sexting"),
+        }
+    )
+    SNOWSHOE_NUMBERS: int = 3
+    # R13 quiet hours.
+    QUIET_SOURCES: frozenset[str] = frozenset({"bulk", "campaign", "workflow"})
+    QUIET_START_HOUR: int = 8
+    QUIET_END_HOUR: int = 21
+    VALIDITY_HOURS: int = 10
+    # Opt-out confirmations, HELP replies etc. are exempt from ramp, suspension, quiet hours (R3).
+    COMPLIANCE_SOURCES: frozenset[str] = frozenset({"keyword_reply"})
+
+    def ramp_limit(self, level: int) -> int:
+        return self.RAMP_LIMITS[level - 1]
+
+
+def build_policy(overrides: dict | None) -> Policy:
+    """Policy defaults with the operator's overrides; unknown keys are an error, not ignored."""
+    overrides = dict(overrides or {})
+    known = {f.name for f in fields(Policy)}
+    unknown = set(overrides) - known
+    if unknown:
+        raise ValueError(f"COMPLIANCE_POLICY has unknown keys: {sorted(unknown)}")
+    for key, value in overrides.items():
+        if isinstance(value, (set, list)) and key.endswith(("SOURCES", "_FOR")):
+            overrides[key] = frozenset(value)
+    return replace(Policy(), **overrides)
+
+
+@cache
+def _cached(overrides_key):
+    from django.conf import settings
+
+    return build_policy(getattr(settings, "COMPLIANCE_POLICY", None))
+
+
+def get_policy() -> Policy:
+    """The policy in force. Tests change it with `settings.COMPLIANCE_POLICY = {...}`."""
+    from django.conf import settings
+
+    return _cached(repr(getattr(settings, "COMPLIANCE_POLICY", None)))

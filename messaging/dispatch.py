@@ -1,0 +1,188 @@
+"""Dispatch: the RQ jobs that hand queued messages to the provider.
+
+1. Claim rows with a conditional update (queued → sending, stamped with this run's token), so
+   two runs of the same job, or two jobs with overlapping ids, never both send a message.
+2. Re-check what may have changed since the message was queued (DND, consent).
+3. Call the provider with no transaction open, SMS_MAX_CONCURRENCY calls in flight.
+4. Record `sent` + provider id, or the failure, each with a conditional update.
+
+A worker killed between 1 and 4 leaves rows in `sending`; `sweep` marks them `unknown` and
+reconciles them with the provider, never re-sending blindly.
+"""
+
+import logging
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import django_rq
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from compliance import rules
+from compliance.policy import get_policy
+from messaging import services
+from messaging.models import Contact, Message, Status
+from messaging.providers import (
+    OutgoingSms,
+    ProviderOutcomeUnknown,
+    ProviderRejected,
+    ProviderRetryable,
+    get_provider,
+)
+
+log = logging.getLogger(__name__)
+
+RETRY_DELAYS = (0.5, 1.0, 2.0)  # in-job backoff for 429s and refused connections
+STALE_AFTER = timedelta(minutes=20)  # longer than a dispatch job may run (job_timeout=900 s)
+RECONCILE_GIVE_UP_AFTER = timedelta(hours=1)
+INTERRUPTED = "Sending was interrupted and the carrier has no record of this message; it was not re-sent. Use Resend."
+
+
+def claim(message_ids, now) -> tuple[uuid.UUID, list[Message]]:
+    token = uuid.uuid4()
+    Message.objects.filter(pk__in=message_ids, status=Status.QUEUED).filter(
+        Q(send_after__isnull=True) | Q(send_after__lte=now)
+    ).update(status=Status.SENDING, claim_token=token, claimed_at=now)
+    claimed = list(Message.objects.filter(claim_token=token, status=Status.SENDING).select_related("contact"))
+    return token, claimed
+
+
+def fail(message: Message, reason: str, *, error_code: str = "", source: str = "dispatch") -> bool:
+    """sending → failed, only if still sending (an opt-out may have failed it already)."""
+    now = timezone.now()
+    with transaction.atomic():
+        updated = Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
+            status=Status.FAILED, failure_reason=reason[:300], error_code=error_code, final_at=now
+        )
+        if updated:
+            services.record_event(message, status=Status.FAILED, source=source, error_code=error_code, detail=reason)
+    return bool(updated)
+
+
+def recheck(messages: list[Message]) -> list[Message]:
+    """What may have changed since queueing: DND and consent (re-read from the database)."""
+    policy = get_policy()
+    states = dict(
+        (pk, (dnd, consent))
+        for pk, dnd, consent in Contact.objects.filter(pk__in={m.contact_id for m in messages}).values_list(
+            "pk", "dnd", "consent"
+        )
+    )
+    ready = []
+    for m in messages:
+        dnd, consent = states[m.contact_id]
+        decision = rules.check_recipient(source=m.source, dnd=dnd, consent=consent, policy=policy)
+        if decision.allowed:
+            ready.append(m)
+        else:
+            fail(m, decision.reason)
+    return ready
+
+
+def _send_with_retries(provider, sms: OutgoingSms):
+    """Runs in a pool thread: no database access here, only the provider call."""
+    for attempt, delay in enumerate((*RETRY_DELAYS, None)):
+        try:
+            return provider.send(sms)
+        except ProviderRetryable as exc:
+            if delay is None:
+                return exc
+            log.info("provider busy (attempt %s), retrying in %ss: %s", attempt + 1, delay, exc)
+            time.sleep(delay)
+        except (ProviderRejected, ProviderOutcomeUnknown) as exc:
+            return exc
+        except Exception as exc:  # noqa: BLE001 - an unexpected error: outcome unknown, never re-send
+            log.exception("provider raised unexpectedly for %s", sms.message_id)
+            return ProviderOutcomeUnknown(repr(exc))
+
+
+def record(message: Message, outcome) -> None:
+    now = timezone.now()
+    if isinstance(outcome, ProviderRejected):
+        services.provider_rejected(message, code=outcome.code, reason=outcome.reason)
+    elif isinstance(outcome, ProviderRetryable):
+        # Still refused after the in-job retries: nothing was sent, back to the queue.
+        Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
+            status=Status.QUEUED, claim_token=None, send_after=now + timedelta(seconds=30)
+        )
+    elif isinstance(outcome, ProviderOutcomeUnknown):
+        with transaction.atomic():
+            if Message.objects.filter(pk=message.pk, status=Status.SENDING).update(status=Status.UNKNOWN):
+                services.record_event(message, status=Status.UNKNOWN, source="dispatch", detail=str(outcome))
+    else:
+        with transaction.atomic():
+            updated = Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
+                status=Status.SENT, provider_sid=outcome.sid, sent_at=now
+            )
+            if updated:
+                services.record_event(message, status=Status.SENT, source="dispatch")
+        # A receipt may have raced ahead of us: apply what arrived for this sid.
+        services.receipts_apply_pending(outcome.sid)
+
+
+def dispatch_batch(message_ids: list[str]) -> dict:
+    """The RQ job. Safe to run twice: the second run claims nothing."""
+    now = timezone.now()
+    _token, claimed = claim(message_ids, now)
+    ready = recheck(claimed)
+    provider = get_provider()
+    callback = settings.PUBLIC_BASE_URL + reverse("twilio_status")
+    outgoing = [
+        (m, OutgoingSms(message_id=str(m.pk), to=m.to_number, from_=m.from_number, body=m.body_sent, status_callback=callback))
+        for m in ready
+    ]
+    with ThreadPoolExecutor(max_workers=max(1, settings.SMS_MAX_CONCURRENCY)) as pool:
+        outcomes = pool.map(lambda pair: _send_with_retries(provider, pair[1]), outgoing)
+        for (message, _sms), outcome in zip(outgoing, outcomes, strict=True):
+            record(message, outcome)
+    return {"claimed": len(claimed), "sent_to_provider": len(ready)}
+
+
+def sweep() -> dict:
+    """Cron safety net (every minute), idempotent:
+    - queued messages that are due (scheduled, retried, or whose job was lost) are enqueued;
+    - `sending` rows older than any job could run (a killed worker) become `unknown`;
+    - `unknown` rows are reconciled with the provider: found → sent; never found → failed."""
+    now = timezone.now()
+    due = list(
+        Message.objects.filter(status=Status.QUEUED)
+        .filter(Q(send_after__lte=now) | Q(send_after__isnull=True, created_at__lte=now - timedelta(minutes=10)))
+        .values_list("pk", flat=True)[:20000]
+    )
+    if due:
+        services.enqueue_dispatch([str(pk) for pk in due])
+    stale = Message.objects.filter(status=Status.SENDING, claimed_at__lt=now - STALE_AFTER)
+    for message in stale:
+        with transaction.atomic():
+            if Message.objects.filter(pk=message.pk, status=Status.SENDING).update(status=Status.UNKNOWN):
+                services.record_event(message, status=Status.UNKNOWN, source="sweep", detail="dispatch interrupted")
+    reconciled = 0
+    provider = get_provider()
+    for message in Message.objects.filter(status=Status.UNKNOWN)[:500]:
+        sid = provider.find_sent(
+            to=message.to_number, from_=message.from_number, body=message.body_sent, after=message.claimed_at
+        )
+        if sid:
+            with transaction.atomic():
+                if Message.objects.filter(pk=message.pk, status=Status.UNKNOWN).update(
+                    status=Status.SENT, provider_sid=sid, sent_at=message.claimed_at
+                ):
+                    services.record_event(message, status=Status.SENT, source="reconcile")
+            services.receipts_apply_pending(sid)
+            reconciled += 1
+        elif message.claimed_at and message.claimed_at < now - RECONCILE_GIVE_UP_AFTER:
+            with transaction.atomic():
+                if Message.objects.filter(pk=message.pk, status=Status.UNKNOWN).update(
+                    status=Status.FAILED, failure_reason=INTERRUPTED, final_at=now
+                ):
+                    services.record_event(message, status=Status.FAILED, source="reconcile", detail=INTERRUPTED)
+    return {"enqueued": len(due), "reconciled": reconciled}
+
+
+def enqueue_sweep():
+    django_rq.get_queue("default").enqueue(sweep)

@@ -1,0 +1,131 @@
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from twilio.request_validator import RequestValidator
+
+
+@dataclass(frozen=True)
+class OutgoingSms:
+    message_id: str
+    to: str
+    from_: str
+    body: str
+    status_callback: str
+
+
+@dataclass(frozen=True)
+class SendResult:
+    sid: str
+
+
+@dataclass(frozen=True)
+class StatusReceipt:
+    sid: str
+    status: str  # Twilio's: queued, sending, sent, delivered, undelivered, failed
+    error_code: str = ""
+    raw: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    sid: str
+    from_: str
+    to: str
+    body: str
+    opt_out_type: str = ""  # Twilio Advanced Opt-Out: STOP, START, HELP when it handled it
+    raw: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VoiceStatus:
+    call_sid: str
+    from_: str
+    to: str
+    status: str  # queued, ringing, in-progress, completed, busy, failed, no-answer, canceled
+    raw: dict = field(default_factory=dict)
+
+
+class ProviderRejected(Exception):
+    """The provider refused this one message (e.g. 21211 invalid number, 21610 unsubscribed).
+    It was not sent; the rest of the batch goes on."""
+
+    def __init__(self, code: str, reason: str):
+        super().__init__(f"{code}: {reason}")
+        self.code = str(code)
+        self.reason = reason
+
+
+class ProviderRetryable(Exception):
+    """Refused before processing (HTTP 429 / 20429, connection failed before a response):
+    nothing was sent, so trying again later is safe."""
+
+
+class ProviderOutcomeUnknown(Exception):
+    """The request may have reached the provider (e.g. read timeout): it must not be re-sent
+    blindly; the message is marked `unknown` and reconciled."""
+
+
+class InvalidSignature(Exception):
+    pass
+
+
+class Provider:
+    """The interface. Webhook parsing verifies X-Twilio-Signature against the public URL
+    (PUBLIC_BASE_URL + path, so it works behind a proxy) with `auth_token`."""
+
+    name = "base"
+
+    @property
+    def auth_token(self) -> str:
+        raise NotImplementedError
+
+    def send(self, sms: OutgoingSms) -> SendResult:
+        raise NotImplementedError
+
+    def find_sent(self, *, to: str, from_: str, body: str, after) -> str | None:
+        """Reconciliation: the sid of a message the provider accepted, or None."""
+        raise NotImplementedError
+
+    # --- webhooks (Twilio's wire format) ----------------------------------------------------
+    def verify(self, request) -> dict:
+        url = settings.PUBLIC_BASE_URL + request.get_full_path()
+        params = request.POST.dict()
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not signature or not RequestValidator(self.auth_token).validate(url, params, signature):
+            raise InvalidSignature(url)
+        return params
+
+    def parse_status(self, request) -> StatusReceipt:
+        p = self.verify(request)
+        return StatusReceipt(
+            sid=p.get("MessageSid") or p.get("SmsSid", ""),
+            status=(p.get("MessageStatus") or p.get("SmsStatus", "")).lower(),
+            error_code=p.get("ErrorCode", "") or "",
+            raw=p,
+        )
+
+    def parse_inbound(self, request) -> InboundSms:
+        p = self.verify(request)
+        return InboundSms(
+            sid=p.get("MessageSid") or p.get("SmsSid", ""),
+            from_=p.get("From", ""),
+            to=p.get("To", ""),
+            body=p.get("Body", ""),
+            opt_out_type=(p.get("OptOutType") or "").upper(),
+            raw=p,
+        )
+
+    def parse_voice(self, request) -> VoiceStatus:
+        p = self.verify(request)
+        return VoiceStatus(
+            call_sid=p.get("CallSid", ""),
+            from_=p.get("From", ""),
+            to=p.get("To", ""),
+            status=p.get("CallStatus", "").lower(),
+            raw=p,
+        )
+
+
+def sign(auth_token: str, url: str, params: dict) -> str:
+    """X-Twilio-Signature for a webhook (used by the simulator and by tests)."""
+    return RequestValidator(auth_token).compute_signature(url, params)

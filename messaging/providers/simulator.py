@@ -1,0 +1,98 @@
+"""The local carrier simulator (default for `make run`). It accepts every send, then — after
+SIMULATOR_DELAY_SECONDS, from an RQ job — plays the carrier: posts signed status receipts
+(`sent`, then `delivered` or `undelivered` with 30003/30004/30005/30006/30007/30008 at the
+rates in SIMULATOR_RATES) and sometimes a STOP reply, to the app's own Twilio webhooks over
+HTTP. So every rule can be seen working through the same code path as production."""
+
+import hashlib
+import logging
+import random
+import uuid
+from datetime import timedelta
+
+import django_rq
+import requests
+from django.conf import settings
+from django.urls import reverse
+
+from messaging.providers.base import OutgoingSms, Provider, SendResult, sign
+
+log = logging.getLogger(__name__)
+ERROR_CODES = ("30003", "30004", "30005", "30006", "30007", "30008")
+
+
+def _redis():
+    return django_rq.get_connection("default")
+
+
+def _key(to, from_, body):
+    return "simulator:sent:" + hashlib.sha256(f"{to}|{from_}|{body}".encode()).hexdigest()
+
+
+def plan_outcome(rng: random.Random, rates: dict) -> tuple[str, str, bool]:
+    """(final status, error code, replies STOP?) for one message."""
+    roll, edge = rng.random(), 0.0
+    status, code = "delivered", ""
+    for candidate in ERROR_CODES:
+        edge += float(rates.get(candidate, 0))
+        if roll < edge:
+            status, code = "undelivered", candidate
+            break
+    stops = status == "delivered" and rng.random() < float(rates.get("stop", 0))
+    return status, code, stops
+
+
+def post_webhook(path: str, params: dict, auth_token: str, transport=None):
+    """POST a signed Twilio-format webhook to this app. `transport(url, data, headers)` is
+    requests.post by default; tests pass the Django test client."""
+    url = settings.PUBLIC_BASE_URL + path
+    headers = {"X-Twilio-Signature": sign(auth_token, url, params)}
+    if transport is None:
+        return requests.post(url, data=params, headers=headers, timeout=10)
+    return transport(path, params, headers)
+
+
+def play_carrier(sid: str, to: str, from_: str, transport=None):
+    """The RQ job: what the carrier would report for this message."""
+    rng = random.Random(sid)  # reproducible per message
+    status, code, stops = plan_outcome(rng, settings.SIMULATOR_RATES)
+    token = SimulatorProvider().auth_token
+    base = {"MessageSid": sid, "AccountSid": "ACsimulator", "To": to, "From": from_}
+    status_path = reverse("twilio_status")
+    post_webhook(status_path, {**base, "MessageStatus": "sent"}, token, transport)
+    final = {**base, "MessageStatus": status}
+    if code:
+        final["ErrorCode"] = code
+    post_webhook(status_path, final, token, transport)
+    if stops:
+        # Like Twilio's Advanced Opt-Out: the carrier confirms a standard STOP itself and
+        # tells the app with OptOutType.
+        reply = {
+            "MessageSid": "SM" + uuid.uuid4().hex,
+            "AccountSid": "ACsimulator",
+            "From": to,
+            "To": from_,
+            "Body": "STOP",
+            "OptOutType": "STOP",
+        }
+        post_webhook(reverse("twilio_inbound"), reply, token, transport)
+
+
+class SimulatorProvider(Provider):
+    name = "simulator"
+
+    @property
+    def auth_token(self) -> str:
+        return hashlib.sha256(("simulator:" + settings.SECRET_KEY).encode()).hexdigest()[:32]
+
+    def send(self, sms: OutgoingSms) -> SendResult:
+        sid = "SM" + uuid.uuid4().hex
+        _redis().set(_key(sms.to, sms.from_, sms.body), sid, ex=86400)
+        django_rq.get_queue("default").enqueue_in(
+            timedelta(seconds=settings.SIMULATOR_DELAY_SECONDS), play_carrier, sid, sms.to, sms.from_
+        )
+        return SendResult(sid=sid)
+
+    def find_sent(self, *, to, from_, body, after):
+        sid = _redis().get(_key(to, from_, body))
+        return sid.decode() if sid else None

@@ -1,0 +1,356 @@
+"""Work that spans several models or the outside world. Every send of every source goes
+through `messages_send`: it asks compliance for a decision per recipient, writes the Message
+rows (queued, or failed with the reason) in one transaction, and enqueues dispatch on commit,
+in batches."""
+
+import logging
+import uuid
+
+import django_rq
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import SubAccount
+from compliance import rules
+from compliance.models import ConsentEvent
+from compliance.policy import get_policy
+from messaging.models import (
+    Consent,
+    Contact,
+    Direction,
+    Message,
+    MessageEvent,
+    PhoneNumber,
+    Source,
+    Status,
+    Tag,
+)
+from messaging.phone import to_e164
+
+log = logging.getLogger(__name__)
+
+
+class MessagingError(Exception):
+    """A request this app refuses, with a sentence to show the user."""
+
+
+# --- Contacts -------------------------------------------------------------------------------
+
+
+def contact_get_or_create(*, sub_account: SubAccount, phone: str, **fields) -> tuple[Contact, bool]:
+    """Find a contact by number (any format `phonenumbers` parses) or create it. Raises
+    InvalidPhoneNumber for input that is not a valid number."""
+    e164 = to_e164(phone)
+    try:
+        with transaction.atomic():
+            contact, created = Contact.objects.get_or_create(sub_account=sub_account, phone=e164, defaults=fields)
+    except IntegrityError:  # created concurrently by another request
+        contact, created = Contact.objects.get(sub_account=sub_account, phone=e164), False
+    return contact, created
+
+
+def contact_set_tags(*, contact: Contact, names) -> None:
+    names = sorted({n.strip()[:50] for n in names if n and n.strip()})
+    tags = [Tag.objects.get_or_create(sub_account_id=contact.sub_account_id, name=n)[0] for n in names]
+    contact.tags.set(tags)
+
+
+def consent_record_opt_in(
+    *, contact: Contact, source: str, at, ip_or_method: str = "", url: str = "", consent_text: str = "", user=None
+) -> ConsentEvent:
+    """R10: append an opt-in with its proof fields and mark the contact as consented."""
+    with transaction.atomic():
+        event = ConsentEvent.objects.create(
+            sub_account_id=contact.sub_account_id,
+            contact=contact,
+            kind=ConsentEvent.Kind.OPT_IN,
+            source=source or "unspecified",
+            at=at,
+            ip_or_method=ip_or_method,
+            url=url,
+            consent_text=consent_text,
+            recorded_by=user,
+        )
+        Contact.objects.filter(pk=contact.pk).update(consent=Consent.GRANTED)
+        contact.consent = Consent.GRANTED
+    return event
+
+
+# --- Sending --------------------------------------------------------------------------------
+
+
+def sending_number(sub_account: SubAccount) -> str:
+    number = PhoneNumber.objects.filter(sub_account=sub_account).values_list("number", flat=True).first()
+    return number or ""
+
+
+def messages_send(
+    *,
+    sub_account: SubAccount,
+    contacts,
+    body: str,
+    source: str,
+    user=None,
+    send_after=None,
+    batch: str = "",
+) -> list[Message]:
+    """Create one outbound message per contact: `queued` when the rules allow it, else `failed`
+    with the reason. Dispatch is enqueued after commit. Returns the messages in order."""
+    if source not in Source.values or source == Source.INBOUND:
+        raise MessagingError(f"Unknown message source {source!r}.")
+    body = (body or "").strip()
+    if not body:
+        raise MessagingError("The message is empty.")
+    policy = get_policy()
+    now = timezone.now()
+    from_number = sending_number(sub_account)
+    messages = []
+    for contact in contacts:
+        if not from_number:
+            decision = rules.Decision.refuse(rules.NO_NUMBER)
+        else:
+            decision = rules.check_recipient(source=source, dnd=contact.dnd, consent=contact.consent, policy=policy)
+        messages.append(
+            Message(
+                sub_account=sub_account,
+                contact=contact,
+                direction=Direction.OUTBOUND,
+                source=source,
+                status=Status.QUEUED if decision.allowed else Status.FAILED,
+                failure_reason=decision.reason,
+                body=body,
+                body_sent=body,
+                from_number=from_number,
+                to_number=contact.phone,
+                batch=batch,
+                created_by=user,
+                send_after=send_after,
+                final_at=None if decision.allowed else now,
+            )
+        )
+    with transaction.atomic():
+        Message.objects.bulk_create(messages, batch_size=1000)
+        MessageEvent.objects.bulk_create(
+            [
+                MessageEvent(
+                    message=m, sub_account=sub_account, status=m.status, detail=m.failure_reason, source="app"
+                )
+                for m in messages
+            ],
+            batch_size=1000,
+        )
+        _touch_conversations(messages, now)
+        queued_ids = [str(m.pk) for m in messages if m.status == Status.QUEUED]
+        if queued_ids and (send_after is None or send_after <= now):
+            transaction.on_commit(lambda: enqueue_dispatch(queued_ids))
+    return messages
+
+
+def message_send_one(*, sub_account: SubAccount, contact: Contact, body: str, source: str, user=None) -> Message:
+    return messages_send(sub_account=sub_account, contacts=[contact], body=body, source=source, user=user)[0]
+
+
+def message_resend(*, message: Message, user=None) -> Message:
+    """A failed or undelivered message, sent again as a new message (source `resend`)."""
+    if message.direction != Direction.OUTBOUND or message.status not in (Status.FAILED, Status.UNDELIVERED):
+        raise MessagingError("Only failed or undelivered messages can be resent.")
+    contact = Contact.objects.get(pk=message.contact_id)
+    return message_send_one(
+        sub_account=message.sub_account, contact=contact, body=message.body, source=Source.RESEND, user=user
+    )
+
+
+def _touch_conversations(messages, now):
+    """Keep each thread's summary (latest activity, preview) current without scanning."""
+    latest = {}
+    for m in messages:
+        latest[m.contact_id] = m
+    for contact_id, m in latest.items():
+        Contact.objects.filter(pk=contact_id).update(last_message_at=now, last_message_preview=m.body[:120])
+
+
+def enqueue_dispatch(message_ids: list[str]) -> None:
+    """Batches of SMS_DISPATCH_BATCH ids per RQ job: one job per message caps out near 100
+    messages/s per worker."""
+    from messaging.dispatch import dispatch_batch
+
+    queue = django_rq.get_queue("dispatch")
+    size = settings.SMS_DISPATCH_BATCH
+    for start in range(0, len(message_ids), size):
+        queue.enqueue(dispatch_batch, message_ids[start : start + size], job_timeout=900)
+
+
+# --- Receipts and inbound -------------------------------------------------------------------
+
+
+def record_event(message: Message, *, status: str, source: str, error_code: str = "", detail: str = ""):
+    MessageEvent.objects.create(
+        message=message,
+        sub_account_id=message.sub_account_id,
+        status=status,
+        error_code=error_code,
+        detail=detail[:300],
+        source=source,
+    )
+
+
+def new_batch_id() -> str:
+    return uuid.uuid4().hex
+
+
+def contact_mark_read(contact: Contact) -> None:
+    Contact.objects.filter(pk=contact.pk, unread_count__gt=0).update(unread_count=0)
+
+
+def contact_unread_increment(contact_id) -> None:
+    Contact.objects.filter(pk=contact_id).update(unread_count=F("unread_count") + 1)
+
+
+# Twilio's statuses → ours. queued/accepted/sending are the provider's own queueing: no change.
+RECEIPT_STATUS = {
+    "sent": Status.SENT,
+    "delivered": Status.DELIVERED,
+    "undelivered": Status.UNDELIVERED,
+    "failed": Status.FAILED,
+}
+FINAL = {Status.DELIVERED, Status.UNDELIVERED, Status.FAILED}
+
+
+def provider_rejected(message: Message, *, code: str, reason: str) -> None:
+    """The provider refused the send (e.g. 21211, 21610): failed with its code and reason."""
+    from messaging.dispatch import fail
+
+    fail(message, f"Rejected by the carrier ({code}): {reason}", error_code=code)
+
+
+def receipt_store(*, sid: str, status: str, error_code: str = "", payload: dict | None = None) -> bool:
+    """Store a status receipt (idempotent: the same receipt twice is stored once)."""
+    from messaging.models import ReceiptEvent
+
+    try:
+        with transaction.atomic():
+            ReceiptEvent.objects.create(provider_sid=sid, status=status, error_code=error_code, payload=payload or {})
+        return True
+    except IntegrityError:
+        return False
+
+
+def receipts_apply_pending(sid: str) -> int:
+    """Apply every stored, not yet applied receipt of this sid, oldest first. A final status
+    never goes back to `sent`; a receipt for a sid we do not know yet waits here."""
+    from messaging.models import ReceiptEvent
+
+    applied = 0
+    with transaction.atomic():
+        message = Message.objects.select_for_update().filter(provider_sid=sid).first()
+        if message is None:
+            return 0
+        pending = ReceiptEvent.objects.select_for_update().filter(provider_sid=sid, applied_at__isnull=True)
+        now = timezone.now()
+        for receipt in pending.order_by("received_at", "id"):
+            _apply_receipt(message, receipt, now)
+            receipt.applied_at = now
+            receipt.save(update_fields=["applied_at"])
+            applied += 1
+    return applied
+
+
+def _apply_receipt(message: Message, receipt, now) -> None:
+    new = RECEIPT_STATUS.get(receipt.status)
+    if new is None or message.status in FINAL:
+        record_event(message, status=message.status, source="receipt", error_code=receipt.error_code,
+                     detail=f"receipt {receipt.status} ignored (message is {message.status})")  # fmt: skip
+        return
+    if new == Status.SENT and message.status == Status.SENT:
+        record_event(message, status=Status.SENT, source="receipt")
+        return
+    message.status = new
+    message.error_code = receipt.error_code or message.error_code
+    fields = ["status", "error_code", "updated_at"]
+    if new in FINAL:
+        message.final_at = now
+        fields.append("final_at")
+    if new == Status.FAILED:
+        message.failure_reason = f"The carrier reported a failure ({receipt.error_code or 'no code'})."
+        fields.append("failure_reason")
+    message.save(update_fields=fields)
+    record_event(message, status=new, source="receipt", error_code=receipt.error_code)
+    if new == Status.UNDELIVERED and receipt.error_code:
+        _on_carrier_error(message, receipt.error_code)
+
+
+def _on_carrier_error(message: Message, error_code: str) -> None:
+    """Hook for R1 (DND from carrier error codes) and R8 (error rate)."""
+
+
+def inbound_receive(*, sid: str, from_: str, to: str, body: str, opt_out_type: str = "") -> Message | None:
+    """An inbound text: lands in the contact's conversation (the contact is created if
+    unknown). Idempotent on the provider's id. Unknown `To` numbers are logged and ignored."""
+    number = PhoneNumber.objects.select_related("sub_account").filter(number=to).first()
+    if number is None:
+        log.warning("inbound text to unknown number %s (sid %s)", to, sid)
+        return None
+    existing = Message.objects.filter(provider_sid=sid).first() if sid else None
+    if existing:
+        return existing
+    try:
+        contact, _ = contact_get_or_create(sub_account=number.sub_account, phone=from_)
+    except ValueError:
+        log.warning("inbound text from unparseable number %r (sid %s)", from_, sid)
+        return None
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                sub_account=number.sub_account,
+                contact=contact,
+                direction=Direction.INBOUND,
+                source=Source.INBOUND,
+                status=Status.RECEIVED,
+                body=body,
+                body_sent=body,
+                from_number=contact.phone,
+                to_number=to,
+                provider_sid=sid or None,
+                final_at=now,
+            )
+            record_event(message, status=Status.RECEIVED, source="inbound")
+            Contact.objects.filter(pk=contact.pk).update(
+                last_message_at=now,
+                last_message_preview=body[:120],
+                unread_count=F("unread_count") + 1,
+                has_texted_in=True,
+            )
+    except IntegrityError:  # the same webhook twice, concurrently
+        return Message.objects.get(provider_sid=sid)
+    return message
+
+
+MISSED_CALL_STATUSES = {"no-answer", "busy"}
+
+
+def missed_call_handle(*, call_sid: str, from_: str, to: str, status: str) -> Message | None:
+    """A call to one of our numbers ended unanswered: text back, if the sub-account wants it.
+    Idempotent on the call id."""
+    if status not in MISSED_CALL_STATUSES:
+        return None
+    number = PhoneNumber.objects.select_related("sub_account").filter(number=to).first()
+    if number is None or not number.sub_account.missed_call_text_back:
+        return None
+    batch = f"call:{call_sid}"[:40]
+    if Message.objects.filter(sub_account=number.sub_account, batch=batch).exists():
+        return None
+    try:
+        contact, _ = contact_get_or_create(sub_account=number.sub_account, phone=from_)
+    except ValueError:
+        return None
+    sub = number.sub_account
+    return messages_send(
+        sub_account=sub,
+        contacts=[contact],
+        body=sub.missed_call_text_back_body,
+        source=Source.MISSED_CALL_TEXT_BACK,
+        batch=batch,
+    )[0]

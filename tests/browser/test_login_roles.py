@@ -1,0 +1,66 @@
+"""Each demo login lands on its role's home, sees only its own sub-accounts in the switcher,
+and can log out."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from accounts.models import Agency, SubAccount
+from accounts.management.commands.seed_demo import DEMO_PASSWORD
+
+pytestmark = pytest.mark.browser
+
+ACME = ["Acme Marketing · Harbor Fitness", "Acme Marketing · Sunrise Dental"]
+GLOBEX = ["Globex Growth · Pine Bakery"]
+
+# (email, landing kind, heading, role shown on the dashboard, switcher options)
+CASES = [
+    ("support@demo.test", "support", "Support", None, ACME + GLOBEX),
+    ("admin@acme.test", "agency", "Acme Marketing", None, ACME),
+    ("staff@acme.test", "agency", "Acme Marketing", None, ACME),
+    ("owner@sunrise.test", "subaccount", "Sunrise Dental", "subaccount_owner", ["Acme Marketing · Sunrise Dental"]),
+    ("user@sunrise.test", "subaccount", "Sunrise Dental", "subaccount_user", ["Acme Marketing · Sunrise Dental"]),
+    ("admin@globex.test", "agency", "Globex Growth", None, GLOBEX),
+]
+
+
+def log_in(page, base_url, email):
+    page.goto(f"{base_url}/accounts/login/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Log in")
+    # Django renders the labels as "Email address:" and "Password:" (the inputs are named
+    # "username" and "password"), so the labels are matched as substrings.
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
+@pytest.mark.parametrize(("email", "kind", "heading", "role", "switcher"), CASES, ids=[c[0] for c in CASES])
+def test_login_lands_on_role_home_and_logout(page, live_server, demo_data, email, kind, heading, role, switcher):
+    base = live_server.url
+    log_in(page, base, email)
+
+    if kind == "support":
+        expected_path = "/support/"
+    elif kind == "agency":
+        expected_path = f"/agencies/{Agency.objects.get(name=heading).pk}/"
+    else:
+        expected_path = f"/s/{SubAccount.objects.get(name=heading).pk}/"
+    expect(page).to_have_url(re.compile(re.escape(base + expected_path) + r"$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+    expect(page.locator(".userbox .who")).to_have_text(email)
+
+    if role is not None:
+        expect(page.get_by_test_id("role")).to_have_text(role)
+
+    # The switcher lists exactly the user's own sub-accounts (the "Choose…" placeholder aside).
+    options = page.locator("select#switch-to option:not([value=''])")
+    expect(options).to_have_count(len(switcher))
+    assert sorted(t.strip() for t in options.all_inner_texts()) == sorted(switcher)
+    if kind == "subaccount":
+        expect(page.locator("select#switch-to")).to_have_value(str(SubAccount.objects.get(name=heading).pk))
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(re.compile(re.escape(base + "/accounts/login/") + r"$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Log in")
+    expect(page.get_by_role("button", name="Log out")).to_have_count(0)
