@@ -112,6 +112,9 @@ RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
     "dispatch": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 900},
 }
+# Our services enqueue explicitly with transaction.on_commit (STYLE: "enqueued only on commit"),
+# so django-rq's own deferral (its default, "on_db_commit") is switched off to keep one mechanism.
+RQ = {"COMMIT_MODE": "auto"}
 RQ_SHOW_ADMIN_LINK = True
 
 # --- Auth -----------------------------------------------------------------------------------
@@ -150,6 +153,7 @@ TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
 TWILIO_API_BASE_URL = os.environ.get("TWILIO_API_BASE_URL", "")
 SMS_MAX_CONCURRENCY = int(os.environ.get("SMS_MAX_CONCURRENCY", "8"))
 SMS_DISPATCH_BATCH = int(os.environ.get("SMS_DISPATCH_BATCH", "500"))
+SMS_RETRY_BACKOFF_SECONDS = float(os.environ.get("SMS_RETRY_BACKOFF_SECONDS", "0.5"))
 # The carrier simulator: seconds before its receipts, and the share of each outcome.
 SIMULATOR_DELAY_SECONDS = float(os.environ.get("SIMULATOR_DELAY_SECONDS", "2"))
 SIMULATOR_RATES = json.loads(

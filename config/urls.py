@@ -8,6 +8,8 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
+    path("", include("messaging.urls_api")),
+    path("", include("messaging.urls_contacts")),
     path("", include("messaging.urls")),
     path("", include("accounts.urls")),
 ]

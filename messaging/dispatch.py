@@ -37,7 +37,6 @@ from messaging.providers import (
 
 log = logging.getLogger(__name__)
 
-RETRY_DELAYS = (0.5, 1.0, 2.0)  # in-job backoff for 429s and refused connections
 STALE_AFTER = timedelta(minutes=20)  # longer than a dispatch job may run (job_timeout=900 s)
 RECONCILE_GIVE_UP_AFTER = timedelta(hours=1)
 INTERRUPTED = "Sending was interrupted and the carrier has no record of this message; it was not re-sent. Use Resend."
@@ -86,7 +85,8 @@ def recheck(messages: list[Message]) -> list[Message]:
 
 def _send_with_retries(provider, sms: OutgoingSms):
     """Runs in a pool thread: no database access here, only the provider call."""
-    for attempt, delay in enumerate((*RETRY_DELAYS, None)):
+    base = settings.SMS_RETRY_BACKOFF_SECONDS  # 429s and refused connections: backoff, 3 retries
+    for attempt, delay in enumerate((base, base * 2, base * 4, None)):
         try:
             return provider.send(sms)
         except ProviderRetryable as exc:
@@ -133,7 +133,12 @@ def dispatch_batch(message_ids: list[str]) -> dict:
     provider = get_provider()
     callback = settings.PUBLIC_BASE_URL + reverse("twilio_status")
     outgoing = [
-        (m, OutgoingSms(message_id=str(m.pk), to=m.to_number, from_=m.from_number, body=m.body_sent, status_callback=callback))
+        (
+            m,
+            OutgoingSms(
+                message_id=str(m.pk), to=m.to_number, from_=m.from_number, body=m.body_sent, status_callback=callback
+            ),
+        )
         for m in ready
     ]
     with ThreadPoolExecutor(max_workers=max(1, settings.SMS_MAX_CONCURRENCY)) as pool:

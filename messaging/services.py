@@ -134,9 +134,7 @@ def messages_send(
         Message.objects.bulk_create(messages, batch_size=1000)
         MessageEvent.objects.bulk_create(
             [
-                MessageEvent(
-                    message=m, sub_account=sub_account, status=m.status, detail=m.failure_reason, source="app"
-                )
+                MessageEvent(message=m, sub_account=sub_account, status=m.status, detail=m.failure_reason, source="app")
                 for m in messages
             ],
             batch_size=1000,

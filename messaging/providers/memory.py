@@ -7,16 +7,18 @@ import uuid
 from messaging.providers.base import OutgoingSms, Provider, SendResult
 
 outbox: list[OutgoingSms] = []
+accepted: dict[tuple[str, str, str], str] = {}  # (to, from, body) → sid, for reconciliation
 # Exceptions to raise for the next sends to a number: {"+1555…": [ProviderRejected(...)]}.
 script: dict[str, list[Exception]] = {}
 _lock = threading.Lock()
 
-AUTH_TOKEN = "memory-provider-auth-token"
+AUTH_TOKEN = "memory-provider-auth-token"  # noqa: S105 - tests only
 
 
 def reset():
     with _lock:
         outbox.clear()
+        accepted.clear()
         script.clear()
 
 
@@ -33,7 +35,8 @@ class MemoryProvider(Provider):
             if planned:
                 raise planned.pop(0)
             outbox.append(sms)
-        return SendResult(sid="SM" + uuid.uuid4().hex)
+            sid = accepted[(sms.to, sms.from_, sms.body)] = "SM" + uuid.uuid4().hex
+        return SendResult(sid=sid)
 
     def find_sent(self, *, to, from_, body, after):
-        return None  # the memory provider keeps no sids for reconciliation
+        return accepted.get((to, from_, body))

@@ -3,10 +3,10 @@
 
 import requests
 from django.conf import settings
-from urllib3.exceptions import NewConnectionError
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
+from urllib3.exceptions import NewConnectionError
 
 from messaging.providers.base import (
     OutgoingSms,

@@ -1,0 +1,186 @@
+"""The send pipeline: one service writes rows, dispatch claims, sends with bounded concurrency
+and records; running twice, overlapping, killed workers and provider errors (STYLE "data flow")."""
+
+from datetime import timedelta
+
+import django_rq
+import pytest
+import time_machine
+from django.utils import timezone
+
+from messaging import dispatch, services
+from messaging.models import Contact, Message, Source, Status
+from messaging.providers import ProviderOutcomeUnknown, ProviderRejected, ProviderRetryable
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def consented(world):
+    contacts = [
+        Contact.objects.create(sub_account=world.a1, phone=f"+1212555{i:04d}", consent="granted") for i in range(3)
+    ]
+    return contacts
+
+
+def send(world, contacts, source=Source.BULK, **kwargs):
+    return services.messages_send(sub_account=world.a1, contacts=contacts, body="Hello", source=source, **kwargs)
+
+
+def test_send_writes_queued_rows_and_dispatch_sends_them(world, consented, run_jobs, memory_provider,
+                                                         django_capture_on_commit_callbacks):  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        messages = send(world, consented)
+    assert {m.status for m in messages} == {Status.QUEUED}
+    run_jobs()
+    assert sorted(s.to for s in memory_provider.outbox) == sorted(c.phone for c in consented)
+    for m in Message.objects.filter(pk__in=[m.pk for m in messages]):
+        assert m.status == Status.SENT and m.provider_sid.startswith("SM") and m.sent_at
+        assert list(m.events.values_list("status", flat=True)) == ["queued", "sent"]
+    assert memory_provider.outbox[0].from_ == "+16465550101"
+    assert memory_provider.outbox[0].status_callback.endswith("/webhooks/twilio/status")
+
+
+def test_nothing_is_enqueued_before_commit(world, consented):
+    send(world, consented)  # the test transaction never commits
+    assert django_rq.get_queue("dispatch").count == 0
+
+
+def test_dispatch_is_enqueued_in_batches_not_one_job_per_message(world, settings, django_capture_on_commit_callbacks):
+    settings.SMS_DISPATCH_BATCH = 500
+    contacts = Contact.objects.bulk_create(
+        Contact(sub_account=world.a1, phone=f"+1305555{i:04d}", consent="granted") for i in range(1200)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        send(world, contacts)
+    jobs = django_rq.get_queue("dispatch").jobs
+    assert [len(job.args[0]) for job in jobs] == [500, 500, 200]
+
+
+def test_a_job_run_twice_sends_each_message_once(world, consented, memory_provider):
+    ids = [str(m.pk) for m in send(world, consented)]
+    assert dispatch.dispatch_batch(ids) == {"claimed": 3, "sent_to_provider": 3}
+    assert dispatch.dispatch_batch(ids) == {"claimed": 0, "sent_to_provider": 0}
+    assert len(memory_provider.outbox) == 3
+
+
+def test_overlapping_claims_never_share_a_message(world, consented):
+    ids = [m.pk for m in send(world, consented)]
+    now = timezone.now()
+    _, first = dispatch.claim(ids, now)
+    _, second = dispatch.claim(ids, now)
+    assert len(first) == 3 and second == []
+
+
+def test_provider_rejection_fails_that_message_and_not_the_batch(world, consented, memory_provider):
+    memory_provider.script[consented[1].phone] = [ProviderRejected("21211", "Invalid 'To' Phone Number")]
+    ids = [str(m.pk) for m in send(world, consented)]
+    dispatch.dispatch_batch(ids)
+    statuses = {m.to_number: m for m in Message.objects.filter(pk__in=ids)}
+    rejected = statuses[consented[1].phone]
+    assert rejected.status == Status.FAILED and rejected.error_code == "21211"
+    assert rejected.failure_reason == "Rejected by the carrier (21211): Invalid 'To' Phone Number"
+    assert statuses[consented[0].phone].status == statuses[consented[2].phone].status == Status.SENT
+
+
+def test_429_is_retried_with_backoff_then_sent(world, consented, memory_provider, settings):
+    settings.SMS_RETRY_BACKOFF_SECONDS = 0
+    memory_provider.script[consented[0].phone] = [ProviderRetryable("429"), ProviderRetryable("20429")]
+    ids = [str(m.pk) for m in send(world, consented[:1])]
+    dispatch.dispatch_batch(ids)
+    assert Message.objects.get(pk=ids[0]).status == Status.SENT
+    assert len(memory_provider.outbox) == 1
+
+
+def test_429_that_persists_goes_back_to_the_queue_unsent(world, consented, memory_provider, settings):
+    settings.SMS_RETRY_BACKOFF_SECONDS = 0
+    memory_provider.script[consented[0].phone] = [ProviderRetryable("429")] * 4
+    ids = [str(m.pk) for m in send(world, consented[:1])]
+    dispatch.dispatch_batch(ids)
+    message = Message.objects.get(pk=ids[0])
+    assert message.status == Status.QUEUED and message.send_after > timezone.now()
+    assert memory_provider.outbox == []
+
+
+def test_unknown_outcome_is_marked_not_resent(world, consented, memory_provider):
+    memory_provider.script[consented[0].phone] = [ProviderOutcomeUnknown("read timeout")]
+    ids = [str(m.pk) for m in send(world, consented[:1])]
+    dispatch.dispatch_batch(ids)
+    assert Message.objects.get(pk=ids[0]).status == Status.UNKNOWN
+    dispatch.dispatch_batch(ids)
+    assert memory_provider.outbox == []
+
+
+def test_dnd_set_after_queueing_is_rechecked_at_dispatch(world, consented, memory_provider):
+    """R2 at dispatch time: DND that arrives between queueing and sending still blocks."""
+    ids = [str(m.pk) for m in send(world, consented[:1])]
+    Contact.objects.filter(pk=consented[0].pk).update(dnd="permanent")
+    dispatch.dispatch_batch(ids)
+    message = Message.objects.get(pk=ids[0])
+    assert message.status == Status.FAILED
+    assert message.failure_reason == "Cannot send messages as DND is active for SMS."
+    assert memory_provider.outbox == []
+
+
+def test_killed_worker_after_provider_accepted_is_reconciled_as_sent(world, consented, memory_provider):
+    """The worker claimed the row and the provider accepted the message, then the worker died
+    before recording it: the sweep finds it at the provider and records it, never re-sending."""
+    ids = [str(m.pk) for m in send(world, consented[:1])]
+    with time_machine.travel(timezone.now() - timedelta(minutes=30)):
+        _, claimed = dispatch.claim(ids, timezone.now())
+        dispatch.get_provider().send(
+            dispatch.OutgoingSms(str(claimed[0].pk), claimed[0].to_number, claimed[0].from_number, "Hello", "")
+        )  # …and the process is killed here
+    dispatch.sweep()
+    message = Message.objects.get(pk=ids[0])
+    assert message.status == Status.SENT and message.provider_sid
+    assert len(memory_provider.outbox) == 1
+
+
+def test_killed_worker_before_sending_is_failed_after_reconciling_never_resent(world, consented, memory_provider):
+    ids = [str(m.pk) for m in send(world, consented[:1])]
+    start = timezone.now()
+    with time_machine.travel(start):
+        dispatch.claim(ids, timezone.now())  # …and the process is killed here
+    with time_machine.travel(start + timedelta(minutes=21)):
+        dispatch.sweep()
+        assert Message.objects.get(pk=ids[0]).status == Status.UNKNOWN
+    with time_machine.travel(start + timedelta(minutes=61)):
+        dispatch.sweep()
+    message = Message.objects.get(pk=ids[0])
+    assert message.status == Status.FAILED and message.failure_reason == dispatch.INTERRUPTED
+    assert memory_provider.outbox == []
+
+
+def test_sweep_enqueues_due_scheduled_messages(world, consented, django_capture_on_commit_callbacks):
+    later = timezone.now() + timedelta(hours=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        messages = send(world, consented[:1], source=Source.CAMPAIGN, send_after=later)
+    assert django_rq.get_queue("dispatch").count == 0
+    assert dispatch.dispatch_batch([str(messages[0].pk)])["claimed"] == 0  # not due yet
+    with time_machine.travel(later + timedelta(seconds=1)):
+        dispatch.sweep()
+    assert django_rq.get_queue("dispatch").count == 1
+
+
+def test_refused_recipients_get_failed_rows_with_reasons(world):
+    no_consent = Contact.objects.create(sub_account=world.a1, phone="+12125550300")
+    dnd = Contact.objects.create(sub_account=world.a1, phone="+12125550301", dnd="temporary", consent="granted")
+    by_phone = {m.to_number: m for m in send(world, [no_consent, dnd], source=Source.WORKFLOW)}
+    assert by_phone[no_consent.phone].status == Status.FAILED
+    assert "No consent on record" in by_phone[no_consent.phone].failure_reason
+    assert by_phone[dnd.phone].failure_reason == "Cannot send messages as DND is active for SMS."
+
+
+def test_sub_account_without_a_number_fails_with_reason(world):
+    world.a1.phone_numbers.all().delete()
+    message = services.message_send_one(sub_account=world.a1, contact=world.a1_contact, body="Hi", source="one_to_one")
+    assert (
+        message.status == Status.FAILED
+        and message.failure_reason == "This sub-account has no phone number to send from."
+    )
+
+
+def test_empty_body_is_refused(world):
+    with pytest.raises(services.MessagingError, match="empty"):
+        services.message_send_one(sub_account=world.a1, contact=world.a1_contact, body="  ", source="one_to_one")
