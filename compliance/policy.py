@@ -39,8 +39,7 @@ class Policy:
         "please", "pls", "plz", "thank you", "thanks", "thx", "ty", "now", "asap", "ok", "okay",
     )  # fmt: skip
     OPT_OUT_CONFIRMATION: str = (
-        "You have been unsubscribed from {business_name} and will receive no more messages. "
-        "Reply START to resubscribe."
+        "You have been unsubscribed from {business_name} and will receive no more messages. Reply START to resubscribe."
     )
     HELP_REPLY: str = "{business_name}: Reply STOP to unsubscribe. Msg&data rates may apply."
     OPT_IN_CONFIRMATION: str = "You have been resubscribed to {business_name}. Reply STOP to unsubscribe."
