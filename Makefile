@@ -36,7 +36,7 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .
 
 check-migrations: $(VENV)/.installed
-	EMBEDDED_REDIS_DIR=.redis-test $(PY) manage.py makemigrations --check --dry-run
+	DEBUG=1 EMBEDDED_REDIS_DIR=.redis-test $(PY) manage.py makemigrations --check --dry-run
 
 clean:
 	rm -rf $(VENV) .redis .redis-test db.sqlite3* staticfiles

@@ -9,10 +9,6 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-# Playwright's sync API keeps an asyncio event loop in this thread, so Django would refuse ORM
-# calls made from the test (and the fixtures) with SynchronousOnlyOperation.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -26,9 +22,17 @@ CHROMIUM_ARGS = [
 TIMEOUT_MS = 15_000
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
-    """One headless chromium for the whole session."""
+    """One headless chromium for all of tests/browser.
+
+    While Playwright's sync API is running, this thread has a running asyncio loop, so Django
+    refuses ORM calls from the tests and fixtures (SynchronousOnlyOperation) unless
+    DJANGO_ALLOW_ASYNC_UNSAFE is set. It is set only for Playwright's lifetime, not at import:
+    pytest imports this conftest even for `-m "not browser"`, and the variable would leak into
+    the other tests (and their subprocesses: `check --deploy` fails with async.E001). Package
+    scope ends it when pytest leaves tests/browser, so a plain `pytest` run is unaffected too.
+    """
     if not CHROMIUM.exists():
         pytest.fail(
             f"{CHROMIUM} is missing: the browser tests need Debian's chromium "
@@ -37,15 +41,23 @@ def browser():
         )
     from playwright.sync_api import sync_playwright
 
-    playwright = sync_playwright().start()
+    saved = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        playwright = sync_playwright().start()
         try:
-            yield browser
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+            try:
+                yield browser
+            finally:
+                browser.close()
         finally:
-            browser.close()
+            playwright.stop()
     finally:
-        playwright.stop()
+        if saved is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = saved
 
 
 @pytest.fixture

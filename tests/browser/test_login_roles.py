@@ -6,8 +6,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from accounts.models import Agency, SubAccount
 from accounts.management.commands.seed_demo import DEMO_PASSWORD
+from accounts.models import Agency, SubAccount
 
 pytestmark = pytest.mark.browser
 
