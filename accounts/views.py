@@ -51,6 +51,7 @@ def subaccount_dashboard(request, sub_account_id):
             "sub_account": sub_account,
             "role": access.role_in(request.user, sub_account),
             "members": sub_account.memberships.select_related("user").order_by("role"),
+            "nav": "dashboard",
         },
     )
 

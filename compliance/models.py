@@ -35,3 +35,40 @@ class ConsentEvent(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} of {self.contact_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class DndChange(models.Model):
+    """R2: every DND change — when, why (carrier code / keyword / user), by whom or which
+    message. Append-only."""
+
+    class Cause(models.TextChoices):
+        ERROR_CODE = "error_code", "Carrier error code"
+        KEYWORD = "keyword", "Keyword from the contact"
+        USER = "user", "Removed by a user"
+
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey("messaging.Contact", on_delete=models.CASCADE, related_name="dnd_changes")
+    from_state = models.CharField(max_length=10)
+    to_state = models.CharField(max_length=10)
+    cause = models.CharField(max_length=12, choices=Cause.choices)
+    detail = models.CharField(max_length=200, help_text="The code, keyword and rule, or the user's note.")
+    message = models.ForeignKey("messaging.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    user = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                name="dndchange_cause_valid", condition=Q(cause__in=["error_code", "keyword", "user"])
+            ),
+            models.CheckConstraint(
+                name="dndchange_states_valid",
+                condition=Q(from_state__in=["none", "temporary", "permanent"])
+                & Q(to_state__in=["none", "temporary", "permanent"]),
+            ),
+        ]
+        indexes = [models.Index(fields=["contact", "created_at"], name="dndchange_contact_idx")]
+
+    def __str__(self):
+        return f"{self.from_state} → {self.to_state} ({self.cause})"

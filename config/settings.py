@@ -77,6 +77,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.navigation",
             ],
+            "builtins": ["template_partials.templatetags.partials"],
         },
     },
 ]

@@ -108,7 +108,7 @@ def record(message: Message, outcome) -> None:
     elif isinstance(outcome, ProviderRetryable):
         # Still refused after the in-job retries: nothing was sent, back to the queue.
         Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
-            status=Status.QUEUED, claim_token=None, send_after=now + timedelta(seconds=30)
+            status=Status.QUEUED, claim_token=None, handed_at=None, send_after=now + timedelta(seconds=30)
         )
     elif isinstance(outcome, ProviderOutcomeUnknown):
         with transaction.atomic():
@@ -125,33 +125,41 @@ def record(message: Message, outcome) -> None:
         services.receipts_apply_pending(outcome.sid)
 
 
+def hand_off(wave: list[Message], now) -> list[Message]:
+    """The point of no return, one wave at a time, right before the provider calls: mark the
+    rows handed to the provider, unless an opt-out failed them meanwhile. An opt-out fails only
+    rows not yet handed off, in the same kind of conditional UPDATE, so for each message exactly
+    one of the two wins — a message never goes out after the STOP that failed it was stored."""
+    ids = [m.pk for m in wave]
+    Message.objects.filter(pk__in=ids, status=Status.SENDING, handed_at__isnull=True).update(handed_at=now)
+    handed = set(Message.objects.filter(pk__in=ids, status=Status.SENDING, handed_at=now).values_list("pk", flat=True))
+    return [m for m in wave if m.pk in handed]
+
+
 def dispatch_batch(message_ids: list[str]) -> dict:
     """The RQ job. Safe to run twice: the second run claims nothing."""
-    now = timezone.now()
-    _token, claimed = claim(message_ids, now)
+    _token, claimed = claim(message_ids, timezone.now())
     ready = recheck(claimed)
     provider = get_provider()
     callback = settings.PUBLIC_BASE_URL + reverse("twilio_status")
-    outgoing = [
-        (
-            m,
-            OutgoingSms(
-                message_id=str(m.pk), to=m.to_number, from_=m.from_number, body=m.body_sent, status_callback=callback
-            ),
-        )
-        for m in ready
-    ]
-    with ThreadPoolExecutor(max_workers=max(1, settings.SMS_MAX_CONCURRENCY)) as pool:
-        outcomes = pool.map(lambda pair: _send_with_retries(provider, pair[1]), outgoing)
-        for (message, _sms), outcome in zip(outgoing, outcomes, strict=True):
-            record(message, outcome)
-    return {"claimed": len(claimed), "sent_to_provider": len(ready)}
+    width = max(1, settings.SMS_MAX_CONCURRENCY)
+    sent = 0
+    with ThreadPoolExecutor(max_workers=width) as pool:
+        for start in range(0, len(ready), width):
+            wave = hand_off(ready[start : start + width], timezone.now())
+            outgoing = [OutgoingSms(str(m.pk), m.to_number, m.from_number, m.body_sent, callback) for m in wave]
+            outcomes = pool.map(lambda sms: _send_with_retries(provider, sms), outgoing)
+            for message, outcome in zip(wave, outcomes, strict=True):
+                record(message, outcome)
+            sent += len(wave)
+    return {"claimed": len(claimed), "sent_to_provider": sent}
 
 
 def sweep() -> dict:
     """Cron safety net (every minute), idempotent:
     - queued messages that are due (scheduled, retried, or whose job was lost) are enqueued;
-    - `sending` rows older than any job could run (a killed worker) become `unknown`;
+    - `sending` rows older than any job could run (a killed worker) go back to `queued` if they
+      were never handed to the provider, else become `unknown`;
     - `unknown` rows are reconciled with the provider: found → sent; never found → failed."""
     now = timezone.now()
     due = list(
@@ -162,7 +170,9 @@ def sweep() -> dict:
     if due:
         services.enqueue_dispatch([str(pk) for pk in due])
     stale = Message.objects.filter(status=Status.SENDING, claimed_at__lt=now - STALE_AFTER)
-    for message in stale:
+    # Claimed but never handed to the provider: provably unsent, so back to the queue.
+    stale.filter(handed_at__isnull=True).update(status=Status.QUEUED, claim_token=None)
+    for message in stale.filter(handed_at__isnull=False):
         with transaction.atomic():
             if Message.objects.filter(pk=message.pk, status=Status.SENDING).update(status=Status.UNKNOWN):
                 services.record_event(message, status=Status.UNKNOWN, source="sweep", detail="dispatch interrupted")

@@ -177,6 +177,9 @@ class Message(models.Model):
     send_after = models.DateTimeField(null=True, blank=True, help_text="Scheduled: not before this time.")
     claimed_at = models.DateTimeField(null=True, blank=True)
     claim_token = models.UUIDField(null=True, blank=True, help_text="Which dispatch run claimed it.")
+    handed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Committed to the provider: past this point an opt-out cannot stop it."
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
     final_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -202,7 +205,9 @@ class Message(models.Model):
             models.Index(fields=["batch"], name="message_batch_idx", condition=~Q(batch="")),
             models.Index(fields=["claim_token"], name="message_claim_idx", condition=Q(claim_token__isnull=False)),
             models.Index(
-                fields=["status", "claimed_at"], name="message_inflight_idx", condition=Q(status__in=["sending", "unknown"])
+                fields=["status", "claimed_at"],
+                name="message_inflight_idx",
+                condition=Q(status__in=["sending", "unknown"]),
             ),
         ]
 
@@ -247,9 +252,7 @@ class ReceiptEvent(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["provider_sid", "status", "error_code"], name="receipt_unique_per_status"
-            ),
+            models.UniqueConstraint(fields=["provider_sid", "status", "error_code"], name="receipt_unique_per_status"),
         ]
         indexes = [
             models.Index(fields=["provider_sid"], name="receipt_sid_idx"),

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts.models import SubAccount
 from compliance import rules
+from compliance import services as compliance_services
 from compliance.models import ConsentEvent
 from compliance.policy import get_policy
 from messaging.models import (
@@ -106,12 +107,21 @@ def messages_send(
     policy = get_policy()
     now = timezone.now()
     from_number = sending_number(sub_account)
+    contacts = list(contacts)
+    # Decide on the stored state, not on whatever copy the caller holds (DND may have changed).
+    states = {
+        pk: (dnd, consent)
+        for pk, dnd, consent in Contact.objects.filter(pk__in=[c.pk for c in contacts]).values_list(
+            "pk", "dnd", "consent"
+        )
+    }
     messages = []
     for contact in contacts:
+        dnd, consent = states[contact.pk]
         if not from_number:
             decision = rules.Decision.refuse(rules.NO_NUMBER)
         else:
-            decision = rules.check_recipient(source=source, dnd=contact.dnd, consent=contact.consent, policy=policy)
+            decision = rules.check_recipient(source=source, dnd=dnd, consent=consent, policy=policy)
         messages.append(
             Message(
                 sub_account=sub_account,
@@ -220,7 +230,8 @@ def provider_rejected(message: Message, *, code: str, reason: str) -> None:
     """The provider refused the send (e.g. 21211, 21610): failed with its code and reason."""
     from messaging.dispatch import fail
 
-    fail(message, f"Rejected by the carrier ({code}): {reason}", error_code=code)
+    if fail(message, f"Rejected by the carrier ({code}): {reason}", error_code=code):
+        _on_carrier_error(message, code)  # 21610 on send: unsubscribed at the carrier (R1, R3)
 
 
 def receipt_store(*, sid: str, status: str, error_code: str = "", payload: dict | None = None) -> bool:
@@ -280,7 +291,8 @@ def _apply_receipt(message: Message, receipt, now) -> None:
 
 
 def _on_carrier_error(message: Message, error_code: str) -> None:
-    """Hook for R1 (DND from carrier error codes) and R8 (error rate)."""
+    """R1: DND from the carrier's error code (the mapping is data in the policy object)."""
+    compliance_services.dnd_from_error_code(message=message, error_code=error_code)
 
 
 def inbound_receive(*, sid: str, from_: str, to: str, body: str, opt_out_type: str = "") -> Message | None:
@@ -321,6 +333,9 @@ def inbound_receive(*, sid: str, from_: str, to: str, body: str, opt_out_type: s
                 unread_count=F("unread_count") + 1,
                 has_texted_in=True,
             )
+            # In the same transaction as storing the text: once a STOP is stored, every
+            # pending message to the contact is already failed (R3).
+            compliance_services.handle_inbound(message=message, opt_out_type=opt_out_type)
     except IntegrityError:  # the same webhook twice, concurrently
         return Message.objects.get(provider_sid=sid)
     return message

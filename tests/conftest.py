@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pytest
 
 from accounts.models import Agency, Membership, Role, SubAccount, User
-from messaging.models import Contact, PhoneNumber
+from messaging.models import Contact, Message, PhoneNumber
 
 PASSWORD = "correct-horse-battery"
 
@@ -32,6 +32,12 @@ class World:
     b_admin: User
     a1_contact: Contact
     b1_contact: Contact
+
+    def message_of(self, contact: Contact, **fields) -> Message:
+        """A stored outbound message (for pages that take a message id)."""
+        defaults = dict(direction="outbound", source="one_to_one", status="failed", body="Hi",
+                        failure_reason="Test failure", to_number=contact.phone)  # fmt: skip
+        return Message.objects.create(sub_account_id=contact.sub_account_id, contact=contact, **(defaults | fields))
 
 
 def make_user(email, *, support=False, **membership):

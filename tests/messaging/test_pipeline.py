@@ -128,6 +128,7 @@ def test_killed_worker_after_provider_accepted_is_reconciled_as_sent(world, cons
     ids = [str(m.pk) for m in send(world, consented[:1])]
     with time_machine.travel(timezone.now() - timedelta(minutes=30)):
         _, claimed = dispatch.claim(ids, timezone.now())
+        dispatch.hand_off(claimed, timezone.now())
         dispatch.get_provider().send(
             dispatch.OutgoingSms(str(claimed[0].pk), claimed[0].to_number, claimed[0].from_number, "Hello", "")
         )  # …and the process is killed here
@@ -137,11 +138,27 @@ def test_killed_worker_after_provider_accepted_is_reconciled_as_sent(world, cons
     assert len(memory_provider.outbox) == 1
 
 
-def test_killed_worker_before_sending_is_failed_after_reconciling_never_resent(world, consented, memory_provider):
+def test_killed_worker_before_handing_off_goes_back_to_the_queue_and_is_sent_once(world, consented, memory_provider):
     ids = [str(m.pk) for m in send(world, consented[:1])]
     start = timezone.now()
     with time_machine.travel(start):
         dispatch.claim(ids, timezone.now())  # …and the process is killed here
+    with time_machine.travel(start + timedelta(minutes=21)):
+        dispatch.sweep()
+        assert Message.objects.get(pk=ids[0]).status == Status.QUEUED
+        dispatch.dispatch_batch(ids)
+    assert Message.objects.get(pk=ids[0]).status == Status.SENT
+    assert len(memory_provider.outbox) == 1
+
+
+def test_killed_worker_mid_call_is_failed_after_reconciling_never_resent(world, consented, memory_provider):
+    """Handed off, but the provider has no record of it: the outcome is unknown, so it is
+    reconciled and finally failed with a reason, never re-sent blindly."""
+    ids = [str(m.pk) for m in send(world, consented[:1])]
+    start = timezone.now()
+    with time_machine.travel(start):
+        _, claimed = dispatch.claim(ids, timezone.now())
+        dispatch.hand_off(claimed, timezone.now())  # …and the process is killed here
     with time_machine.travel(start + timedelta(minutes=21)):
         dispatch.sweep()
         assert Message.objects.get(pk=ids[0]).status == Status.UNKNOWN
