@@ -2,6 +2,7 @@
 what the provider does next with `script` (like Django's locmem outbox)."""
 
 import threading
+import time
 import uuid
 
 from messaging.providers.base import OutgoingSms, Provider, SendResult
@@ -11,6 +12,8 @@ accepted: dict[tuple[str, str, str], str] = {}  # (to, from, body) → sid, for 
 # Exceptions to raise for the next sends to a number: {"+1555…": [ProviderRejected(...)]}.
 script: dict[str, list[Exception]] = {}
 _lock = threading.Lock()
+# Seconds each send takes (to let tests interleave other work with a running batch).
+latency = {"seconds": 0.0}
 
 AUTH_TOKEN = "memory-provider-auth-token"  # noqa: S105 - tests only
 
@@ -20,6 +23,7 @@ def reset():
         outbox.clear()
         accepted.clear()
         script.clear()
+        latency["seconds"] = 0.0
 
 
 class MemoryProvider(Provider):
@@ -30,6 +34,8 @@ class MemoryProvider(Provider):
         return AUTH_TOKEN
 
     def send(self, sms: OutgoingSms) -> SendResult:
+        if latency["seconds"]:
+            time.sleep(latency["seconds"])
         with _lock:
             planned = script.get(sms.to)
             if planned:
