@@ -21,6 +21,7 @@ from messaging.models import (
     Consent,
     Contact,
     Direction,
+    Dnd,
     Message,
     MessageEvent,
     PhoneNumber,
@@ -61,7 +62,12 @@ def contact_set_tags(*, contact: Contact, names) -> None:
 def consent_record_opt_in(
     *, contact: Contact, source: str, at, ip_or_method: str = "", url: str = "", consent_text: str = "", user=None
 ) -> ConsentEvent:
-    """R10: append an opt-in with its proof fields and mark the contact as consented."""
+    """R10: append an opt-in with its proof fields and mark the contact as consented. A contact
+    who opted out by text can only opt back in by text (R2, R4): that is refused here."""
+    if Contact.objects.filter(pk=contact.pk, dnd=Dnd.PERMANENT, consent=Consent.REVOKED).exists():
+        raise MessagingError(
+            "This contact opted out by text message (permanent DND): only they can opt back in, by texting START."
+        )
     with transaction.atomic():
         event = ConsentEvent.objects.create(
             sub_account_id=contact.sub_account_id,

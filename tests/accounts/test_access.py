@@ -29,10 +29,17 @@ def tenant_patterns():
 
 def kwargs_for(params, world, tenant):
     """Fill each URL parameter with an object of `tenant` ("a" or "b")."""
+    a, b = world.a1_contact, world.b1_contact
     objects = {
-        "a": {"sub_account_id": world.a1.pk, "agency_id": world.A.pk, "contact_id": world.a1_contact.pk},
-        "b": {"sub_account_id": world.b1.pk, "agency_id": world.B.pk, "contact_id": world.b1_contact.pk},
-    }[tenant]
+        "a": {"sub_account_id": world.a1.pk, "agency_id": world.A.pk, "contact_id": a.pk,
+              "message_id": world.message_of(a).pk},
+        "b": {"sub_account_id": world.b1.pk, "agency_id": world.B.pk, "contact_id": b.pk,
+              "message_id": world.message_of(b).pk},
+    }[tenant]  # fmt: skip
+    if "key_id" in params:
+        from messaging.keys import api_key_create
+
+        objects["key_id"] = api_key_create(sub_account=world.a1 if tenant == "a" else world.b1, name="t", user=None)[0].pk
     missing = [p for p in params if p not in objects]
     assert not missing, f"tenant test has no object for URL parameter(s) {missing}: add one to kwargs_for()"
     return {p: objects[p] for p in params}
@@ -43,18 +50,24 @@ def test_there_are_tenant_pages_to_check():
     assert "subaccount_dashboard" in names and "agency_detail" in names
 
 
+def visit(client, url):
+    """GET, or POST for the views that only take POST (which answer GET with 405)."""
+    response = client.get(url)
+    return client.post(url) if response.status_code == 405 else response
+
+
 @pytest.mark.parametrize(("name", "params"), tenant_patterns())
 def test_other_tenant_gets_404_on_every_page_with_an_id(world, login, name, params):
     url = reverse(name, kwargs=kwargs_for(params, world, "a"))
-    assert login(world.b_admin).get(url).status_code == 404, url
-    # …while the owner of that object does get the page (or a redirect/405, never a 404).
-    assert login(world.a_admin).get(url).status_code != 404, url
+    assert visit(login(world.b_admin), url).status_code == 404, url
+    # …while the owner of that object does get the page (or a redirect, never a 404).
+    assert visit(login(world.a_admin), url).status_code != 404, url
 
 
 @pytest.mark.parametrize(("name", "params"), tenant_patterns())
 def test_anonymous_is_sent_to_login(client, world, name, params):
     url = reverse(name, kwargs=kwargs_for(params, world, "a"))
-    response = client.get(url)
+    response = visit(client, url)
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
 
