@@ -11,5 +11,6 @@ urlpatterns = [
     path("", include("messaging.urls_api")),
     path("", include("messaging.urls_contacts")),
     path("", include("messaging.urls")),
+    path("", include("compliance.urls")),
     path("", include("accounts.urls")),
 ]

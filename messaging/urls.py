@@ -1,9 +1,21 @@
 from django.urls import path
 
 from messaging import webhooks
+from messaging.views import conversations, phone_numbers
+
+S = "s/<uuid:sub_account_id>/"
 
 urlpatterns = [
     path("webhooks/twilio/status", webhooks.status, name="twilio_status"),
     path("webhooks/twilio/inbound", webhooks.inbound, name="twilio_inbound"),
     path("webhooks/twilio/voice-status", webhooks.voice_status, name="twilio_voice_status"),
+    path(S + "conversations/", conversations.conversation_list, name="conversation_list"),
+    path(S + "conversations/<uuid:contact_id>/", conversations.conversation, name="conversation"),
+    path(S + "conversations/<uuid:contact_id>/send/", conversations.conversation_send, name="conversation_send"),
+    path(
+        S + "conversations/<uuid:contact_id>/messages/<uuid:message_id>/resend/",
+        conversations.message_resend,
+        name="message_resend",
+    ),
+    path(S + "settings/phone-numbers/", phone_numbers.phone_numbers, name="phone_numbers"),
 ]

@@ -39,7 +39,9 @@ def kwargs_for(params, world, tenant):
     if "key_id" in params:
         from messaging.keys import api_key_create
 
-        objects["key_id"] = api_key_create(sub_account=world.a1 if tenant == "a" else world.b1, name="t", user=None)[0].pk
+        objects["key_id"] = api_key_create(sub_account=world.a1 if tenant == "a" else world.b1, name="t", user=None)[
+            0
+        ].pk
     missing = [p for p in params if p not in objects]
     assert not missing, f"tenant test has no object for URL parameter(s) {missing}: add one to kwargs_for()"
     return {p: objects[p] for p in params}

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from compliance import views
+
+C = "s/<uuid:sub_account_id>/contacts/<uuid:contact_id>/"
+
+urlpatterns = [
+    path(C + "dnd/remove/", views.dnd_remove, name="dnd_remove"),
+    path(C + "consent/new/", views.consent_record, name="consent_record"),
+    path(C + "consent/proof/", views.consent_proof, name="consent_proof"),
+    path(C + "consent/proof.csv", views.consent_proof_csv, name="consent_proof_csv"),
+]

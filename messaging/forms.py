@@ -1,0 +1,172 @@
+"""Forms of the contacts pages: the list filters, a contact, its opt-in proof (R10) and the
+CSV upload."""
+
+import zoneinfo
+from functools import cache
+
+from django import forms
+from django.utils import timezone
+
+from messaging.models import Consent, Contact, Dnd
+from messaging.phone import InvalidPhoneNumber, to_e164
+
+IMPORT_MAX_BYTES = 5 * 1024 * 1024
+TAG_MAX_LENGTH = 50  # Tag.name
+DUPLICATE_NUMBER = "A contact with this number already exists."
+
+
+@cache
+def time_zone_choices():
+    return [("", "From the phone number")] + [(z, z) for z in sorted(zoneinfo.available_timezones())]
+
+
+def split_tags(text: str, separators: str = ",") -> list[str]:
+    for sep in separators[1:]:
+        text = text.replace(sep, separators[0])
+    return sorted({name.strip() for name in text.split(separators[0]) if name.strip()})
+
+
+class ContactFilterForm(forms.Form):
+    """The list's search box and filters. Invalid values are ignored, never an error page."""
+
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, email or number"}),
+    )
+    tag = forms.ChoiceField(required=False)
+    dnd = forms.ChoiceField(label="DND", required=False, choices=[("", "Any DND state"), *Dnd.choices])
+    consent = forms.ChoiceField(required=False, choices=[("", "Any consent"), *Consent.choices])
+
+    def __init__(self, *args, tag_names=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tag"].choices = [("", "Any tag")] + [(n, n) for n in tag_names]
+
+    def apply(self, contacts):
+        """The contacts matching the valid filters; each one uses an indexed column or the
+        named QuerySet method."""
+        self.is_valid()
+        data = self.cleaned_data
+        contacts = contacts.search(data.get("q", "")).with_tag(data.get("tag", ""))
+        if data.get("dnd"):
+            contacts = contacts.filter(dnd=data["dnd"])
+        if data.get("consent"):
+            contacts = contacts.filter(consent=data["consent"])
+        return contacts
+
+
+class ContactForm(forms.ModelForm):
+    """A contact of one sub-account. The number is parsed by `phonenumbers` (any format in,
+    E.164 stored); tags are comma-separated."""
+
+    phone = forms.CharField(label="Phone number", max_length=40, widget=forms.TextInput(attrs={"type": "tel"}))
+    time_zone = forms.ChoiceField(
+        required=False, choices=time_zone_choices, help_text="Empty: taken from the number (quiet hours, R13)."
+    )
+    tags = forms.CharField(required=False, max_length=1000, help_text="Separated by commas, e.g. “vip, spring promo”.")
+
+    class Meta:
+        model = Contact
+        fields = ["phone", "first_name", "last_name", "email", "address", "time_zone"]
+
+    def __init__(self, *args, sub_account, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sub_account = sub_account
+        self.instance.sub_account = sub_account
+        if self.instance.pk:
+            self.initial.setdefault("tags", ", ".join(t.name for t in self.instance.tags.all()))
+        if self.instance.pk and (self.instance.dnd != Dnd.NONE or self.instance.consent != Consent.NONE):
+            # DND and consent belong to the number: moving them to another number would free
+            # this one for a new contact without its DND (R2) or lend it a consent (R10).
+            self.fields["phone"].disabled = True
+            self.fields[
+                "phone"
+            ].help_text = (
+                "Locked: DND or consent is on record for this number. For another number, create a new contact."
+            )
+
+    def clean_phone(self):
+        try:
+            phone = to_e164(self.cleaned_data["phone"])
+        except InvalidPhoneNumber as exc:
+            raise forms.ValidationError(str(exc)) from None
+        # The unique constraint includes sub_account, which is not a form field, so Django's
+        # own unique check skips it: check here for a message next to the field.
+        if self.sub_account.contacts.filter(phone=phone).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(DUPLICATE_NUMBER)
+        return phone
+
+    def clean_tags(self):
+        names = split_tags(self.cleaned_data["tags"])
+        too_long = [n for n in names if len(n) > TAG_MAX_LENGTH]
+        if too_long:
+            raise forms.ValidationError(f"Tags have at most {TAG_MAX_LENGTH} characters: “{too_long[0]}” is longer.")
+        return names
+
+    def save(self, commit=True):
+        """Writes only this form's columns: DND, consent and the conversation summary may
+        have changed since the page was loaded (an inbound STOP, R3) and must not be undone."""
+        contact = super().save(commit=False)
+        if commit:
+            contact.save(update_fields=None if contact._state.adding else self._meta.fields)
+        return contact
+
+
+class ConsentForm(forms.Form):
+    """Optional proof of opt-in given with a new contact (R10). Left empty, nothing is
+    recorded; once any field is filled, source and time are required. A time without a zone
+    is in the sub-account's time zone."""
+
+    source = forms.CharField(
+        label="Consent source", max_length=100, required=False,
+        help_text="Where consent was given: web form, paper form, event…",
+    )  # fmt: skip
+    at = forms.DateTimeField(
+        label="Consented at", required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )  # fmt: skip
+    ip_or_method = forms.CharField(label="IP address or method", max_length=200, required=False)
+    url = forms.URLField(label="URL of the form", max_length=500, required=False, assume_scheme="https")
+    consent_text = forms.CharField(label="Consent text shown", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, time_zone: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.zone = zoneinfo.ZoneInfo(time_zone)
+        self.fields["at"].help_text = f"In the sub-account's time zone ({time_zone})."
+
+    def full_clean(self):
+        with timezone.override(self.zone):  # naive input → the sub-account's zone
+            super().full_clean()
+
+    def clean(self):
+        data = super().clean()
+        if not any(data.get(name) for name in self.fields):
+            return data
+        for name in ("source", "at"):
+            if not data.get(name) and name not in self.errors:
+                self.add_error(name, "Required to record consent.")
+        if data.get("at") and data["at"] > timezone.now():
+            self.add_error("at", "Consent cannot be dated in the future.")
+        return data
+
+    @property
+    def given(self) -> bool:
+        return bool(self.cleaned_data.get("source"))
+
+
+class ContactImportForm(forms.Form):
+    file = forms.FileField(label="CSV file", help_text="UTF-8, at most 5 MB and 50,000 rows.")
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > IMPORT_MAX_BYTES:
+            raise forms.ValidationError(
+                f"The file is {upload.size / 1024 / 1024:.1f} MB; the limit is 5 MB. Split it into smaller files."
+            )
+        try:
+            return b"".join(upload.chunks()).decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise forms.ValidationError(
+                "The file is not UTF-8 text. In Excel, save it as “CSV UTF-8 (Comma delimited)”."
+            ) from None

@@ -1,0 +1,223 @@
+"""Contact CSV import: row-level validation (pure, `parse_contact_rows`), writing in batches
+(`contacts_import`), and the upload page."""
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from compliance.models import ConsentEvent
+from messaging import services
+from messaging.imports import InvalidImportFile, RowError, parse_contact_rows
+from messaging.models import Contact
+
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+NY = ZoneInfo("America/New_York")
+
+
+def parse(text, **kwargs):
+    return parse_contact_rows(text, now=NOW, **kwargs)
+
+
+# --- Parsing (no database) ------------------------------------------------------------------
+
+
+def test_valid_rows_are_normalised():
+    rows, errors = parse(
+        "Phone,First_Name,LAST NAME,email,tags\n(212) 555-0101,Ann,Lee,ann@example.com,vip; spring|vip\n"
+    )
+    assert errors == []
+    (row,) = rows
+    assert (row.row, row.phone, row.tags) == (2, "+12125550101", ("spring", "vip"))
+    assert row.fields == {"first_name": "Ann", "last_name": "Lee", "email": "ann@example.com"}
+
+
+def test_invalid_rows_are_reported_with_spreadsheet_row_numbers_and_reasons():
+    text = (
+        "phone,email,consent_at,consent_source\n"
+        "2125550101,,,\n"  # row 2: valid
+        "not a number,,,\n"  # row 3
+        ",someone@example.com,,\n"  # row 4
+        "2125550102,not-an-email,,\n"  # row 5
+        "\n"  # row 6: blank, skipped
+        "2125550103,,yesterday,web\n"  # row 7
+        "2125550104,,,web form\n"  # row 8: consent without its time
+        "+1 212 555 0101,,,\n"  # row 9: the number of row 2 again
+        "2125550105,,2999-01-01T00:00,web\n"  # row 10: future
+    )
+    rows, errors = parse(text)
+    assert [r.row for r in rows] == [2]
+    assert errors == [
+        RowError(3, "“not a number” is not a phone number."),
+        RowError(4, "Phone number is missing."),
+        RowError(5, "“not-an-email” is not a valid email address."),
+        RowError(7, "consent_at “yesterday” is not an ISO 8601 date/time (2024-05-01T14:30)."),
+        RowError(8, "consent_at is required when consent is given."),
+        RowError(9, "Same number as row 2: only that row was imported."),
+        RowError(10, "consent_at is in the future."),
+    ]
+
+
+def test_consent_columns_naive_time_is_in_the_sub_accounts_zone():
+    text = "phone,consent_source,consent_at,consent_ip,consent_url\n"
+    text += "2125550101,Web form,2025-03-01 09:30,203.0.113.7,sunrise.example.com/join\n"
+    (row,), _ = parse(text, time_zone="America/New_York")
+    assert row.consent.at == datetime(2025, 3, 1, 9, 30, tzinfo=NY) == datetime(2025, 3, 1, 14, 30, tzinfo=UTC)
+    assert (row.consent.source, row.consent.ip_or_method) == ("Web form", "203.0.113.7")
+    assert row.consent.url == "https://sunrise.example.com/join"
+
+
+def test_consent_time_with_offset_or_date_only():
+    text = "phone,consent_at\n2125550101,2025-03-01T09:30Z\n2125550102,2025-03-01\n"
+    rows, _ = parse(text, time_zone="America/New_York")
+    assert rows[0].consent.at == datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
+    assert rows[1].consent.at == datetime(2025, 3, 1, tzinfo=NY)
+    assert rows[1].consent.source == "CSV import"
+
+
+def test_semicolon_separated_file_and_bom_free_text():
+    rows, errors = parse("phone;first_name;tags\n2125550101;Zoë;a|b\n")
+    assert errors == [] and rows[0].fields == {"first_name": "Zoë"} and rows[0].tags == ("a", "b")
+
+
+def test_unknown_columns_are_reported_on_the_header_row():
+    rows, errors = parse("phone,emial\n2125550101,x@example.com\n")
+    assert len(rows) == 1 and errors == [RowError(1, "Unknown column “emial” was ignored.")]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("", "The file is empty."), ("name,email\nAnn,a@example.com\n", "needs a “phone” column")],
+)
+def test_file_level_problems(text, message):
+    with pytest.raises(InvalidImportFile, match=message):
+        parse(text)
+
+
+def test_too_many_rows_is_refused():
+    with pytest.raises(InvalidImportFile, match="more than 3 rows"):
+        parse("phone\n" + "".join(f"21255501{i:02}\n" for i in range(4)), max_rows=3)
+    rows, _ = parse("phone\n" + "".join(f"21255501{i:02}\n" for i in range(3)), max_rows=3)
+    assert len(rows) == 3
+
+
+# --- Writing and the page --------------------------------------------------------------------
+
+
+def import_url(world):
+    return reverse("contact_import", args=[world.a1.pk])
+
+
+def upload(client, world, text, *, bom=False, name="contacts.csv"):
+    data = ("\ufeff" if bom else "") + text
+    return client.post(import_url(world), {"file": SimpleUploadedFile(name, data.encode(), content_type="text/csv")})
+
+
+MIXED = (
+    "phone,first_name,last_name,email,tags,consent_source,consent_at,consent_ip,consent_url\n"
+    "(212) 555-0101,Ann,Lee,ann@example.com,vip;spring,Website form,2025-03-01 09:30,203.0.113.7,https://sunrise.example.com/join\n"
+    "garbage,Bad,Phone,,,,,,\n"
+    "2125550102,Bo,,bo@@example,,,,,\n"
+    "2125550103,Cy,,,,Paper form,not-a-date,front desk,\n"
+    "2125550104,Di,,,spring,,,,\n"
+    ",No,Phone,,,,,,\n"
+)
+
+
+@pytest.mark.django_db
+def test_csv_import_imports_valid_rows_and_reports_the_others(world, login):
+    world.a1.time_zone = "America/New_York"
+    world.a1.save()
+    response = upload(login(world.a1_user), world, MIXED, bom=True)
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-testid="created">2<' in page and 'data-testid="updated">0<' in page
+    assert 'data-testid="consents">1<' in page and 'data-testid="error-count">4<' in page
+    for row, reason in [
+        (3, "“garbage” is not a phone number."),
+        (4, "“bo@@example” is not a valid email address."),
+        (5, "consent_at “not-a-date” is not an ISO 8601"),
+        (7, "Phone number is missing."),
+    ]:
+        assert f"<td>{row}</td><td>{reason}" in page
+
+    ann = Contact.objects.get(sub_account=world.a1, phone="+12125550101")
+    assert (ann.first_name, ann.last_name, ann.email, ann.consent) == ("Ann", "Lee", "ann@example.com", "granted")
+    assert sorted(ann.tags.values_list("name", flat=True)) == ["spring", "vip"]
+    di = Contact.objects.get(sub_account=world.a1, phone="+12125550104")
+    assert list(di.tags.values_list("name", flat=True)) == ["spring"] and di.consent == "none"
+    assert not Contact.objects.filter(phone__in=["+12125550102", "+12125550103"]).exists()
+
+    event = ConsentEvent.objects.get()
+    assert (event.contact, event.sub_account, event.kind, event.recorded_by) == (ann, world.a1, "opt_in", world.a1_user)
+    assert (event.source, event.ip_or_method, event.url) == (
+        "Website form",
+        "203.0.113.7",
+        "https://sunrise.example.com/join",
+    )
+    assert event.at == datetime(2025, 3, 1, 14, 30, tzinfo=UTC)  # 09:30 in New York (EST)
+
+
+@pytest.mark.django_db
+def test_reimport_updates_instead_of_duplicating(world, login):
+    client = login(world.a1_user)
+    upload(client, world, MIXED)
+    text = "phone,first_name,email,tags,consent_source,consent_at,consent_ip,consent_url\n"
+    text += "+1 212-555-0101,Annie,,new,Website form,2025-03-01T09:30,203.0.113.7,https://sunrise.example.com/join\n"
+    text += f"{world.a1_contact.phone},,ava@example.com,,,,,\n"
+    page = upload(client, world, text).content.decode()
+    assert 'data-testid="created">0<' in page and 'data-testid="updated">2<' in page
+    assert Contact.objects.filter(sub_account=world.a1, phone="+12125550101").count() == 1
+    ann = Contact.objects.get(sub_account=world.a1, phone="+12125550101")
+    assert (ann.first_name, ann.last_name, ann.email) == ("Annie", "Lee", "ann@example.com")  # empty cells keep data
+    assert sorted(ann.tags.values_list("name", flat=True)) == ["new", "spring", "vip"]  # tags are added
+    world.a1_contact.refresh_from_db()
+    assert (world.a1_contact.first_name, world.a1_contact.email) == ("Ava", "ava@example.com")
+    # The same proof twice is one ledger entry.
+    assert ConsentEvent.objects.filter(contact=ann).count() == 1
+
+
+@pytest.mark.django_db
+def test_import_never_opts_in_a_contact_who_opted_out_by_text(world, login):
+    Contact.objects.filter(pk=world.a1_contact.pk).update(dnd="permanent", consent="revoked")
+    text = f"phone,first_name,consent_source,consent_at\n{world.a1_contact.phone},Ava,Web,2025-01-01T10:00\n"
+    page = upload(login(world.a1_user), world, text).content.decode()
+    assert "<td>2</td><td>Consent not recorded: This contact opted out by text message" in page
+    world.a1_contact.refresh_from_db()
+    assert world.a1_contact.consent == "revoked" and not ConsentEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_import_writes_in_batches_and_counts_across_them(world):
+    text = "phone,tags\n" + "".join(f"+1718555{i:04},t{i % 3}\n" for i in range(1, 1202))
+    rows, errors = parse(text)
+    assert errors == [] and len(rows) == 1201
+    result = services.contacts_import(sub_account=world.a1, rows=rows, user=None)
+    assert (result.created, result.updated, result.errors) == (1201, 0, [])
+    assert world.a1.contacts.count() == 1202 and world.a1.tags.count() == 3
+    assert world.a1.contacts.filter(tags__name="t0").count() == 400
+
+
+@pytest.mark.django_db
+def test_oversized_file_is_refused(world, login, settings):
+    text = "phone\n" + "2125550101\n" * (5 * 1024 * 1024 // 11 + 1)
+    response = upload(login(world.a1_user), world, text)
+    assert "the limit is 5 MB" in response.content.decode()
+    assert world.a1.contacts.count() == 1
+
+
+@pytest.mark.django_db
+def test_file_level_errors_are_shown_on_the_form(world, login):
+    client = login(world.a1_user)
+    assert "needs a “phone” column" in upload(client, world, "name\nAnn\n").content.decode()
+    latin1 = SimpleUploadedFile("c.csv", "phone,first_name\n2125550101,Zoë\n".encode("latin-1"))
+    assert "is not UTF-8 text" in client.post(import_url(world), {"file": latin1}).content.decode()
+    assert world.a1.contacts.count() == 1
+
+
+@pytest.mark.django_db
+def test_import_of_another_tenant_is_404_and_writes_nothing(world, login):
+    response = upload(login(world.b_admin), world, "phone\n2125550199\n")
+    assert response.status_code == 404 and not Contact.objects.filter(phone="+12125550199").exists()
