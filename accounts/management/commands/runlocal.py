@@ -23,6 +23,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, port, **options):
         env = {**os.environ, "REDIS_URL": settings.REDIS_URL, "PYTHONUNBUFFERED": "1"}
+        # The simulator posts its receipts to PUBLIC_BASE_URL: here, that is this server.
+        env.setdefault("PUBLIC_BASE_URL", f"http://localhost:{port}")
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         commands = {
             "web": [*manage, "runserver", f"0.0.0.0:{port}", "--noreload"],
