@@ -1,5 +1,7 @@
 """Append-only records a regulator or customer may ask about (R2, R10)."""
 
+import uuid
+
 from django.db import models
 from django.db.models import Q
 
@@ -72,3 +74,77 @@ class DndChange(models.Model):
 
     def __str__(self):
         return f"{self.from_state} → {self.to_state} ({self.cause})"
+
+
+class RampState(models.Model):
+    """R7: a sub-account's place on the sending ramp. Read through `compliance.ramp` (pure
+    functions that roll it forward to now); written only under a row lock."""
+
+    sub_account = models.OneToOneField(SubAccount, on_delete=models.CASCADE, primary_key=True, related_name="ramp")
+    level = models.PositiveSmallIntegerField(default=1)
+    started_at = models.DateTimeField(null=True, blank=True)
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_count = models.PositiveIntegerField(default=0)
+    restricted_until = models.DateTimeField(null=True, blank=True)
+    limit_extension = models.PositiveIntegerField(null=True, blank=True, help_text="Granted by support (level 8).")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(name="ramp_level_valid", condition=Q(level__gte=1) & Q(level__lte=8)),
+        ]
+
+    def __str__(self):
+        return f"Level {self.level} ({self.window_count} in window)"
+
+    def as_ramp(self):
+        from compliance.ramp import Ramp
+
+        return Ramp(
+            level=self.level, started_at=self.started_at, window_start=self.window_start,
+            window_count=self.window_count, restricted_until=self.restricted_until, extension=self.limit_extension,
+        )  # fmt: skip
+
+    def store(self, ramp) -> None:
+        self.level, self.started_at, self.window_start = ramp.level, ramp.started_at, ramp.window_start
+        self.window_count, self.restricted_until = ramp.window_count, ramp.restricted_until
+        self.save(
+            update_fields=["level", "started_at", "window_start", "window_count", "restricted_until", "updated_at"]
+        )
+
+
+class LimitExtensionRequest(models.Model):
+    """R7: at level 8 an owner asks for a higher daily limit; support staff decide. Append-only
+    apart from the decision."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="limit_requests")
+    requested_limit = models.PositiveIntegerField()
+    reason = models.TextField()
+    requested_by = models.ForeignKey("accounts.User", null=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    granted_limit = models.PositiveIntegerField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+    decided_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                name="limitrequest_status_valid", condition=Q(status__in=["pending", "approved", "rejected"])
+            ),
+            models.CheckConstraint(
+                name="limitrequest_approved_has_limit",
+                condition=~Q(status="approved") | Q(granted_limit__isnull=False),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.sub_account} → {self.requested_limit} ({self.status})"

@@ -84,12 +84,17 @@ def fail_pending_to(contact, reason: str) -> int:
     pending = Message.objects.filter(contact=contact, direction="outbound").filter(
         Q(status=Status.QUEUED) | Q(status=Status.SENDING, handed_at__isnull=True)
     )
-    ids = list(pending.values_list("pk", flat=True))
+    rows = list(pending.values_list("pk", "ramp_window"))
+    ids = [pk for pk, _ in rows]
     if not ids:
         return 0
     Message.objects.filter(pk__in=ids).filter(
         Q(status=Status.QUEUED) | Q(status=Status.SENDING, handed_at__isnull=True)
     ).update(status=Status.FAILED, failure_reason=reason, final_at=now)
+    for window in {w for _, w in rows if w}:
+        ramp_release(
+            sub_account_id=contact.sub_account_id, window_start=window, count=sum(1 for _, w in rows if w == window)
+        )
     MessageEvent.objects.bulk_create(
         MessageEvent(
             message_id=pk, sub_account_id=contact.sub_account_id, status=Status.FAILED, detail=reason, source="opt-out"
@@ -173,3 +178,48 @@ def _reply(inbound, template: str):
     sub_account = inbound.sub_account
     body = template.format(business_name=sub_account.business_name)
     return message_send_one(sub_account=sub_account, contact=inbound.contact, body=body, source="keyword_reply")
+
+
+# --- R7 ramp --------------------------------------------------------------------------------
+
+
+def ramp_state_locked(sub_account_id):
+    """The sub-account's ramp row, locked until the end of the caller's transaction, so two
+    senders can never both take the last capacity."""
+    from compliance.models import RampState
+
+    RampState.objects.get_or_create(sub_account_id=sub_account_id)
+    return RampState.objects.select_for_update().get(sub_account_id=sub_account_id)
+
+
+def ramp_reserve(*, sub_account_id, wanted: int, now) -> tuple[int, object, str]:
+    """Reserve up to `wanted` sends (call inside the transaction that writes the messages).
+    Returns (granted, the window they belong to, the bulk sentence for the rest or "")."""
+    from compliance import ramp
+
+    policy = get_policy()
+    state = ramp_state_locked(sub_account_id)
+    before = state.as_ramp()
+    sentence = ramp.bulk_sentence(before, wanted, now, policy)
+    after, granted = ramp.reserve(before, wanted, now, policy)
+    state.store(after)
+    return granted, after.window_start, sentence
+
+
+def ramp_release(*, sub_account_id, window_start, count: int) -> None:
+    """Give back capacity for messages that failed before reaching the carrier."""
+    from compliance import ramp
+
+    if not window_start or count <= 0:
+        return
+    with transaction.atomic():
+        state = ramp_state_locked(sub_account_id)
+        state.store(ramp.release(state.as_ramp(), count, window_start, timezone.now(), get_policy()))
+
+
+def ramp_card(sub_account, now):
+    from compliance import ramp
+    from compliance.models import RampState
+
+    state = RampState.objects.filter(sub_account=sub_account).first() or RampState(sub_account=sub_account)
+    return ramp.card(state.as_ramp(), now, get_policy())

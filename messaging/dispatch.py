@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from compliance import rules
+from compliance import services as compliance_services
 from compliance.policy import get_policy
 from messaging import services
 from messaging.models import Contact, Message, Status
@@ -60,6 +61,10 @@ def fail(message: Message, reason: str, *, error_code: str = "", source: str = "
         )
         if updated:
             services.record_event(message, status=Status.FAILED, source=source, error_code=error_code, detail=reason)
+            # Never reached the carrier: its ramp capacity goes back (R7).
+            compliance_services.ramp_release(
+                sub_account_id=message.sub_account_id, window_start=message.ramp_window, count=1
+            )
     return bool(updated)
 
 

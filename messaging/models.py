@@ -177,6 +177,9 @@ class Message(models.Model):
     send_after = models.DateTimeField(null=True, blank=True, help_text="Scheduled: not before this time.")
     claimed_at = models.DateTimeField(null=True, blank=True)
     claim_token = models.UUIDField(null=True, blank=True, help_text="Which dispatch run claimed it.")
+    ramp_window = models.DateTimeField(
+        null=True, blank=True, help_text="The ramp window this message's capacity was reserved in (R7)."
+    )
     handed_at = models.DateTimeField(
         null=True, blank=True, help_text="Committed to the provider: past this point an opt-out cannot stop it."
     )

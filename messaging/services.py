@@ -13,7 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import SubAccount
-from compliance import rules
+from compliance import ramp, rules
 from compliance import services as compliance_services
 from compliance.models import ConsentEvent
 from compliance.policy import get_policy
@@ -121,14 +121,32 @@ def messages_send(
             "pk", "dnd", "consent"
         )
     }
-    messages = []
+    decisions = []
     for contact in contacts:
         dnd, consent = states[contact.pk]
         if not from_number:
-            decision = rules.Decision.refuse(rules.NO_NUMBER)
+            decisions.append(rules.Decision.refuse(rules.NO_NUMBER))
         else:
-            decision = rules.check_recipient(source=source, dnd=dnd, consent=consent, policy=policy)
-        messages.append(
+            decisions.append(rules.check_recipient(source=source, dnd=dnd, consent=consent, policy=policy))
+    with transaction.atomic():
+        # R7: reserve ramp capacity in the same transaction as the rows (keyword replies are
+        # compliance messages and exempt). What does not fit is failed with the reason.
+        window, ramp_reason = None, ""
+        counted = source not in policy.COMPLIANCE_SOURCES
+        wanted = sum(1 for d in decisions if d.allowed) if counted else 0
+        if wanted:
+            granted, window, sentence = compliance_services.ramp_reserve(
+                sub_account_id=sub_account.pk, wanted=wanted, now=now
+            )
+            single = wanted == 1 and source != Source.BULK
+            ramp_reason = ramp.EXCEEDED if single or not sentence else sentence
+            allowed_seen = 0
+            for i, d in enumerate(decisions):
+                if d.allowed:
+                    allowed_seen += 1
+                    if allowed_seen > granted:
+                        decisions[i] = rules.Decision.refuse(ramp_reason)
+        messages = [
             Message(
                 sub_account=sub_account,
                 contact=contact,
@@ -144,9 +162,10 @@ def messages_send(
                 created_by=user,
                 send_after=send_after,
                 final_at=None if decision.allowed else now,
+                ramp_window=window if decision.allowed and counted else None,
             )
-        )
-    with transaction.atomic():
+            for contact, decision in zip(contacts, decisions, strict=True)
+        ]
         Message.objects.bulk_create(messages, batch_size=1000)
         MessageEvent.objects.bulk_create(
             [

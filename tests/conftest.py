@@ -33,6 +33,14 @@ class World:
     a1_contact: Contact
     b1_contact: Contact
 
+    @staticmethod
+    def ramp_at_top(sub_account, limit=1_000_000):
+        """Put a sub-account at ramp level 8 with a large extension, for tests about something
+        other than the ramp (R7 has its own)."""
+        from compliance.models import RampState
+
+        RampState.objects.update_or_create(sub_account=sub_account, defaults={"level": 8, "limit_extension": limit})
+
     def message_of(self, contact: Contact, **fields) -> Message:
         """A stored outbound message (for pages that take a message id)."""
         defaults = dict(direction="outbound", source="one_to_one", status="failed", body="Hi",

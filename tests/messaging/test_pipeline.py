@@ -48,6 +48,7 @@ def test_nothing_is_enqueued_before_commit(world, consented):
 
 def test_dispatch_is_enqueued_in_batches_not_one_job_per_message(world, settings, django_capture_on_commit_callbacks):
     settings.SMS_DISPATCH_BATCH = 500
+    world.ramp_at_top(world.a1)
     contacts = Contact.objects.bulk_create(
         Contact(sub_account=world.a1, phone=f"+1305555{i:04d}", consent="granted") for i in range(1200)
     )
