@@ -3,9 +3,11 @@ import uuid
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 
 from accounts import access
 from accounts.models import AGENCY_ROLES, Agency, SubAccount
+from compliance import services as compliance_services
 
 
 @login_required
@@ -52,6 +54,7 @@ def subaccount_dashboard(request, sub_account_id):
             "role": access.role_in(request.user, sub_account),
             "members": sub_account.memberships.select_related("user").order_by("role"),
             "nav": "dashboard",
+            "ramp": compliance_services.ramp_card(sub_account, timezone.now()),
         },
     )
 

@@ -223,3 +223,23 @@ def ramp_card(sub_account, now):
 
     state = RampState.objects.filter(sub_account=sub_account).first() or RampState(sub_account=sub_account)
     return ramp.card(state.as_ramp(), now, get_policy())
+
+
+def limit_request_decide(*, request, approve: bool, granted_limit: int | None, note: str, user) -> None:
+    """Support approves (with the new limit, applied to the ramp at once) or rejects (with a
+    reason the sub-account sees). Recorded on the request."""
+    from compliance.models import LimitExtensionRequest
+
+    with transaction.atomic():
+        locked = LimitExtensionRequest.objects.select_for_update().get(pk=request.pk)
+        if locked.status != "pending":
+            raise ComplianceError("This request was already decided.")
+        locked.status = "approved" if approve else "rejected"
+        locked.granted_limit = granted_limit if approve else None
+        locked.decision_note, locked.decided_by, locked.decided_at = note, user, timezone.now()
+        locked.save(update_fields=["status", "granted_limit", "decision_note", "decided_by", "decided_at"])
+        if approve:
+            state = ramp_state_locked(locked.sub_account_id)
+            state.limit_extension = granted_limit
+            state.save(update_fields=["limit_extension", "updated_at"])
+    request.refresh_from_db()

@@ -5,6 +5,9 @@ from compliance import views
 C = "s/<uuid:sub_account_id>/contacts/<uuid:contact_id>/"
 
 urlpatterns = [
+    path("s/<uuid:sub_account_id>/ramp/limit/", views.limit_request, name="limit_request"),
+    path("support/limit-requests/", views.support_limit_requests, name="support_limit_requests"),
+    path("support/limit-requests/<uuid:request_id>/decide/", views.support_limit_decide, name="support_limit_decide"),
     path(C + "dnd/remove/", views.dnd_remove, name="dnd_remove"),
     path(C + "consent/new/", views.consent_record, name="consent_record"),
     path(C + "consent/proof/", views.consent_proof, name="consent_proof"),

@@ -7,8 +7,9 @@ from accounts.models import SubAccount
 
 pytestmark = pytest.mark.django_db
 
-# URL prefixes that are not tenant pages (framework, auth, machine-to-machine).
-NOT_TENANT_PAGES = ("admin/", "accounts/", "healthz", "webhooks/", "api/", "static/", "media/")
+# URL prefixes that are not tenant pages (framework, auth, machine-to-machine, and support/,
+# which only support staff see: tested in tests/compliance/test_ramp_views.py and below).
+NOT_TENANT_PAGES = ("admin/", "accounts/", "healthz", "webhooks/", "api/", "static/", "media/", "support/")
 
 
 def tenant_patterns():
