@@ -148,3 +148,87 @@ class LimitExtensionRequest(models.Model):
 
     def __str__(self):
         return f"{self.sub_account} → {self.requested_limit} ({self.status})"
+
+
+class Violation(models.Model):
+    """A policy violation as recorded (R8, R11): kind, what was measured, what was done.
+    Append-only. Rate monitoring (R8) adds its kinds; content screening (R11) records here."""
+
+    class Kind(models.TextChoices):
+        PROHIBITED_CONTENT = "prohibited_content", "Prohibited content"
+        SNOWSHOE = "snowshoe", "Snowshoeing"
+        ERROR_RATE = "error_rate", "Error rate"
+        OPT_OUT_RATE = "opt_out_rate", "Opt-out rate"
+
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="violations")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    detail = models.JSONField(default=dict, help_text="What was measured or matched.")
+    action = models.CharField(max_length=200, help_text="What was done: blocked, held, emailed, suspended…")
+    user = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                name="violation_kind_valid",
+                condition=Q(kind__in=["prohibited_content", "snowshoe", "error_rate", "opt_out_rate"]),
+            ),
+        ]
+        indexes = [models.Index(fields=["sub_account", "created_at"], name="violation_subaccount_idx")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} · {self.sub_account}"
+
+
+class SnowshoeHold(models.Model):
+    """R11: the same or a near-identical body from more than SNOWSHOE_NUMBERS numbers within
+    24 h. Its messages wait (Message.hold) until support accepts the business justification."""
+
+    class Status(models.TextChoices):
+        AWAITING_JUSTIFICATION = "awaiting", "Awaiting justification"
+        PENDING = "pending", "Pending review"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="snowshoe_holds")
+    body = models.TextField(help_text="The message body that triggered the hold.")
+    numbers = models.JSONField(default=list, help_text="The sending numbers it went out from within 24 h.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.AWAITING_JUSTIFICATION)
+    justification = models.TextField(blank=True)
+    submitted_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                name="snowshoe_status_valid", condition=Q(status__in=["awaiting", "pending", "accepted", "rejected"])
+            ),
+        ]
+
+    def __str__(self):
+        return f"Snowshoe hold · {self.sub_account} ({self.status})"
+
+
+class BusinessInfoChange(models.Model):
+    """Business Info edits (R5/R6 texts): who, when, before and after. Append-only."""
+
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="business_info_changes")
+    user = models.ForeignKey("accounts.User", null=True, on_delete=models.SET_NULL, related_name="+")
+    before = models.JSONField()
+    after = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Business Info of {self.sub_account} changed {self.created_at:%Y-%m-%d}"

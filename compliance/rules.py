@@ -126,3 +126,66 @@ def contains_opt_out_keyword(body: str, policy: Policy) -> bool:
     """R5: does the text already carry an opt-out keyword as a whole word (`Reply STOP`)?"""
     words = " " + " ".join(_words(_normalise(body))) + " "
     return any(f" {k.casefold()} " in words for k in policy.OPT_OUT_KEYWORDS)
+
+
+# --- R5/R6 composition ----------------------------------------------------------------------
+
+MERGE_FIELDS = ("first_name", "last_name", "full_name", "phone", "email", "business_name")
+
+
+def merge_fields_unknown(body: str) -> list[str]:
+    """Merge fields in `body` that do not exist ({first_name} does; {frist_name} does not)."""
+    import string
+
+    names = [f for _, f, _, _ in string.Formatter().parse(body) if f is not None]
+    return sorted({n for n in names if n not in MERGE_FIELDS})
+
+
+def merge(body: str, values: dict) -> str:
+    """Fill {first_name}… from the contact; a missing value becomes empty, never "None"."""
+    out = body
+    for name in MERGE_FIELDS:
+        out = out.replace("{" + name + "}", str(values.get(name) or ""))
+    return out
+
+
+def opt_out_text_of(opt_out_text: str, policy: Policy) -> str:
+    return (opt_out_text or "").strip() or policy.DEFAULT_OPT_OUT_TEXT
+
+
+def sender_text_of(sender_text: str, business_name: str, policy: Policy) -> str:
+    return (sender_text or "").strip() or policy.DEFAULT_SENDER_TEXT.format(business_name=business_name)
+
+
+def compose(
+    body: str,
+    *,
+    source: str,
+    is_initial: bool,
+    has_texted_in: bool,
+    business_name: str,
+    opt_out_text: str,
+    sender_text: str,
+    policy: Policy,
+) -> str:
+    """The exact text the carrier gets (R5, R6); previews show this same string.
+
+    - Sender identification on the initial message for SENDER_ID_SOURCES (bulk); never one-to-one.
+    - Opt-out language on the initial message for OPT_OUT_SOURCES (bulk); for one-to-one only
+      when it is the first text ever to a contact who has never texted in; never when the body
+      already carries an opt-out keyword, so it never appears twice."""
+    parts = [body.strip()]
+    if is_initial and source in policy.SENDER_ID_SOURCES and source != "one_to_one":
+        parts.append(sender_text_of(sender_text, business_name, policy))
+    wants_opt_out = is_initial and (source in policy.OPT_OUT_SOURCES or (source == "one_to_one" and not has_texted_in))
+    if wants_opt_out and not contains_opt_out_keyword(body, policy):
+        parts.append(opt_out_text_of(opt_out_text, policy))
+    return "\n".join(parts)
+
+
+def opt_out_text_problem(text: str, policy: Policy) -> str:
+    """R5: a custom opt-out text must contain a standard opt-out keyword (no filter evasion)."""
+    if text.strip() and not contains_opt_out_keyword(text, policy):
+        keywords = ", ".join(k for k in policy.OPT_OUT_KEYWORDS if " " not in k)
+        return f"The opt-out text must contain a standard opt-out keyword ({keywords})."
+    return ""

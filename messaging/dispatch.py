@@ -45,7 +45,7 @@ INTERRUPTED = "Sending was interrupted and the carrier has no record of this mes
 
 def claim(message_ids, now) -> tuple[uuid.UUID, list[Message]]:
     token = uuid.uuid4()
-    Message.objects.filter(pk__in=message_ids, status=Status.QUEUED).filter(
+    Message.objects.filter(pk__in=message_ids, status=Status.QUEUED, hold__isnull=True).filter(
         Q(send_after__isnull=True) | Q(send_after__lte=now)
     ).update(status=Status.SENDING, claim_token=token, claimed_at=now)
     claimed = list(Message.objects.filter(claim_token=token, status=Status.SENDING).select_related("contact"))
@@ -168,7 +168,7 @@ def sweep() -> dict:
     - `unknown` rows are reconciled with the provider: found → sent; never found → failed."""
     now = timezone.now()
     due = list(
-        Message.objects.filter(status=Status.QUEUED)
+        Message.objects.filter(status=Status.QUEUED, hold__isnull=True)
         .filter(Q(send_after__lte=now) | Q(send_after__isnull=True, created_at__lte=now - timedelta(minutes=10)))
         .values_list("pk", flat=True)[:20000]
     )

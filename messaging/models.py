@@ -177,6 +177,13 @@ class Message(models.Model):
     send_after = models.DateTimeField(null=True, blank=True, help_text="Scheduled: not before this time.")
     claimed_at = models.DateTimeField(null=True, blank=True)
     claim_token = models.UUIDField(null=True, blank=True, help_text="Which dispatch run claimed it.")
+    bulk_send = models.ForeignKey(
+        "messaging.BulkSend", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    hold = models.ForeignKey(
+        "compliance.SnowshoeHold", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages",
+        help_text="Held for review (R11): not dispatched while set.",
+    )  # fmt: skip
     ramp_window = models.DateTimeField(
         null=True, blank=True, help_text="The ramp window this message's capacity was reserved in (R7)."
     )
@@ -284,3 +291,40 @@ class ApiKey(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
+
+
+class BulkSend(models.Model):
+    """One bulk send as the user confirmed it: what, to whom, when, and what the preview said.
+    Its messages point back to it (Message.bulk_send) for the progress bar and the report."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        SENDING = "sending", "Sending"
+        HELD = "held", "Held for review"
+        BLOCKED = "blocked", "Blocked"
+        DONE = "done", "Done"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="bulk_sends")
+    created_by = models.ForeignKey("accounts.User", null=True, on_delete=models.SET_NULL, related_name="+")
+    body = models.TextField()
+    source = models.CharField(max_length=10, default="bulk", help_text="bulk, or campaign when scheduled")
+    audience = models.CharField(max_length=300, help_text="All contacts, tags, or the uploaded file's name.")
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SENDING)
+    total = models.PositiveIntegerField(default=0)
+    preview = models.JSONField(default=dict, help_text="The counts and sentences shown before confirming.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                name="bulksend_status_valid",
+                condition=Q(status__in=["scheduled", "sending", "held", "blocked", "done"]),
+            ),
+            models.CheckConstraint(name="bulksend_source_valid", condition=Q(source__in=["bulk", "campaign"])),
+        ]
+
+    def __str__(self):
+        return f"Bulk send {self.created_at:%Y-%m-%d %H:%M} ({self.total})"

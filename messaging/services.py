@@ -102,6 +102,8 @@ def messages_send(
     user=None,
     send_after=None,
     batch: str = "",
+    bulk_send=None,
+    hold=None,
 ) -> list[Message]:
     """Create one outbound message per contact: `queued` when the rules allow it, else `failed`
     with the reason. Dispatch is enqueued after commit. Returns the messages in order."""
@@ -115,12 +117,12 @@ def messages_send(
     from_number = sending_number(sub_account)
     contacts = list(contacts)
     # Decide on the stored state, not on whatever copy the caller holds (DND may have changed).
+    ids = [c.pk for c in contacts]
     states = {
         pk: (dnd, consent)
-        for pk, dnd, consent in Contact.objects.filter(pk__in=[c.pk for c in contacts]).values_list(
-            "pk", "dnd", "consent"
-        )
+        for pk, dnd, consent in Contact.objects.filter(pk__in=ids).values_list("pk", "dnd", "consent")
     }
+    texted_before = already_texted(ids)
     decisions = []
     for contact in contacts:
         dnd, consent = states[contact.pk]
@@ -155,7 +157,7 @@ def messages_send(
                 status=Status.QUEUED if decision.allowed else Status.FAILED,
                 failure_reason=decision.reason,
                 body=body,
-                body_sent=body,
+                body_sent=compose_for(sub_account, contact, body, source, contact.pk not in texted_before, policy),
                 from_number=from_number,
                 to_number=contact.phone,
                 batch=batch,
@@ -163,6 +165,8 @@ def messages_send(
                 send_after=send_after,
                 final_at=None if decision.allowed else now,
                 ramp_window=window if decision.allowed and counted else None,
+                bulk_send=bulk_send,
+                hold=hold if decision.allowed else None,
             )
             for contact, decision in zip(contacts, decisions, strict=True)
         ]
@@ -179,6 +183,43 @@ def messages_send(
         if queued_ids and (send_after is None or send_after <= now):
             transaction.on_commit(lambda: enqueue_dispatch(queued_ids))
     return messages
+
+
+def already_texted(contact_ids) -> set:
+    """Contacts that had an outbound SMS before (anything but a failed one): for them a
+    message is a follow-up, not the initial message (R5, R6)."""
+    found = set()
+    for start in range(0, len(contact_ids), 5000):
+        chunk = contact_ids[start : start + 5000]
+        found |= set(
+            Message.objects.filter(contact_id__in=chunk, direction=Direction.OUTBOUND)
+            .exclude(status=Status.FAILED)
+            .values_list("contact_id", flat=True)
+            .distinct()
+        )
+    return found
+
+
+def compose_for(sub_account, contact, body: str, source: str, is_initial: bool, policy) -> str:
+    """Merge fields, then R5/R6 composition: exactly what the carrier gets."""
+    values = {
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "full_name": contact.name,
+        "phone": contact.phone,
+        "email": contact.email,
+        "business_name": sub_account.business_name,
+    }
+    return rules.compose(
+        rules.merge(body, values),
+        source=source,
+        is_initial=is_initial,
+        has_texted_in=contact.has_texted_in,
+        business_name=sub_account.business_name,
+        opt_out_text=sub_account.opt_out_text,
+        sender_text=sub_account.sender_text,
+        policy=policy,
+    )
 
 
 def message_send_one(*, sub_account: SubAccount, contact: Contact, body: str, source: str, user=None) -> Message:

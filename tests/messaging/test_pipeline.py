@@ -131,7 +131,9 @@ def test_killed_worker_after_provider_accepted_is_reconciled_as_sent(world, cons
         _, claimed = dispatch.claim(ids, timezone.now())
         dispatch.hand_off(claimed, timezone.now())
         dispatch.get_provider().send(
-            dispatch.OutgoingSms(str(claimed[0].pk), claimed[0].to_number, claimed[0].from_number, "Hello", "")
+            dispatch.OutgoingSms(
+                str(claimed[0].pk), claimed[0].to_number, claimed[0].from_number, claimed[0].body_sent, ""
+            )
         )  # …and the process is killed here
     dispatch.sweep()
     message = Message.objects.get(pk=ids[0])
