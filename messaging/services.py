@@ -104,6 +104,7 @@ def messages_send(
     batch: str = "",
     bulk_send=None,
     hold=None,
+    from_numbers: list[str] | None = None,
 ) -> list[Message]:
     """Create one outbound message per contact: `queued` when the rules allow it, else `failed`
     with the reason. Dispatch is enqueued after commit. Returns the messages in order."""
@@ -114,7 +115,9 @@ def messages_send(
         raise MessagingError("The message is empty.")
     policy = get_policy()
     now = timezone.now()
-    from_number = sending_number(sub_account)
+    # One number, or (bulk) a rotation over the given numbers of this sub-account.
+    pool = list(from_numbers or []) or [sending_number(sub_account)]
+    from_number = pool[0]
     contacts = list(contacts)
     # Decide on the stored state, not on whatever copy the caller holds (DND may have changed).
     ids = [c.pk for c in contacts]
@@ -158,7 +161,7 @@ def messages_send(
                 failure_reason=decision.reason,
                 body=body,
                 body_sent=compose_for(sub_account, contact, body, source, contact.pk not in texted_before, policy),
-                from_number=from_number,
+                from_number=pool[i % len(pool)],
                 to_number=contact.phone,
                 batch=batch,
                 created_by=user,
@@ -168,7 +171,7 @@ def messages_send(
                 bulk_send=bulk_send,
                 hold=hold if decision.allowed else None,
             )
-            for contact, decision in zip(contacts, decisions, strict=True)
+            for i, (contact, decision) in enumerate(zip(contacts, decisions, strict=True))
         ]
         Message.objects.bulk_create(messages, batch_size=1000)
         MessageEvent.objects.bulk_create(
