@@ -243,3 +243,155 @@ def limit_request_decide(*, request, approve: bool, granted_limit: int | None, n
             state.limit_extension = granted_limit
             state.save(update_fields=["limit_extension", "updated_at"])
     request.refresh_from_db()
+
+
+# --- R11 content and snowshoeing ------------------------------------------------------------
+
+
+def content_block(*, sub_account, body: str, user):
+    """R11: screen a bulk message before it is sent. A prohibited term is recorded as a
+    Violation and returned; the caller blocks the send and shows `match.matched`."""
+    from compliance.content import screen
+    from compliance.models import Violation
+
+    match = screen(body or "", get_policy())
+    if match:
+        Violation.objects.create(
+            sub_account=sub_account, kind=Violation.Kind.PROHIBITED_CONTENT,
+            detail={"category": match.category, "term": match.term, "matched": match.matched, "body": body},
+            action="Bulk send blocked before sending", user=user,
+        )  # fmt: skip
+    return match
+
+
+def snowshoe_numbers(*, sub_account, body: str, from_numbers: list[str], now) -> list[str]:
+    """R11: the sub-account's numbers that sent `body`, or a near-identical one, in the 24 h
+    before `now` (outbound, anything but failed), plus the numbers the new send would use.
+    Compared on Message.body, the template before merge fields. Keyword replies are compliance
+    messages, identical by design, and do not count (R3)."""
+    from datetime import timedelta
+
+    from compliance import snowshoe
+    from messaging.models import Direction, Message, Status
+
+    pairs = (
+        Message.objects.filter(
+            sub_account=sub_account, direction=Direction.OUTBOUND, created_at__gte=now - timedelta(hours=24)
+        )
+        .exclude(status=Status.FAILED)
+        .exclude(source__in=get_policy().COMPLIANCE_SOURCES)
+        .exclude(from_number="")
+        .order_by()  # the default ordering would defeat DISTINCT
+        .values_list("body", "from_number")
+        .distinct()
+    )
+    target = snowshoe.fingerprint(body)
+    numbers = {n for n in from_numbers if n}
+    alike: dict[str, bool] = {}  # each distinct body is fingerprinted and compared once
+    for text, number in pairs.iterator():
+        if number in numbers:
+            continue
+        if text not in alike:
+            alike[text] = snowshoe.similar_fingerprints(target, snowshoe.fingerprint(text))
+        if alike[text]:
+            numbers.add(number)
+    return sorted(numbers)
+
+
+def snowshoe_hold_if_needed(*, sub_account, body: str, from_numbers: list[str], now, user):
+    """R11: more than SNOWSHOE_NUMBERS numbers for this body in 24 h → a hold (awaiting the
+    business justification) and a Violation. The caller passes the hold to `messages_send(...,
+    hold=hold)`: the messages are queued but dispatch skips them until support accepts."""
+    from compliance.models import SnowshoeHold, Violation
+
+    numbers = snowshoe_numbers(sub_account=sub_account, body=body, from_numbers=from_numbers, now=now)
+    if len(numbers) <= get_policy().SNOWSHOE_NUMBERS:
+        return None
+    with transaction.atomic():
+        hold = SnowshoeHold.objects.create(sub_account=sub_account, body=body, numbers=numbers)
+        Violation.objects.create(
+            sub_account=sub_account, kind=Violation.Kind.SNOWSHOE, detail={"numbers": numbers, "body": body},
+            action="Held until support accepts a business justification", user=user,
+        )  # fmt: skip
+    return hold
+
+
+def snowshoe_justify(*, hold, text: str, user) -> None:
+    """R11: an owner or agency admin explains the business reason; the hold goes to support."""
+    from compliance.models import SnowshoeHold
+
+    text = (text or "").strip()
+    if not text:
+        raise ComplianceError("Write the business justification for support to review.")
+    with transaction.atomic():
+        locked = SnowshoeHold.objects.select_for_update().get(pk=hold.pk)
+        if locked.status != SnowshoeHold.Status.AWAITING_JUSTIFICATION:
+            raise ComplianceError("This hold is not awaiting a justification.")
+        locked.status = SnowshoeHold.Status.PENDING
+        locked.justification, locked.submitted_by, locked.submitted_at = text, user, timezone.now()
+        locked.save(update_fields=["status", "justification", "submitted_by", "submitted_at"])
+    hold.refresh_from_db()
+
+
+def snowshoe_decide(*, hold, accept: bool, note: str, user) -> int:
+    """R11, support only: accept releases the held messages still queued (dispatched on
+    commit; scheduled ones when due, by the sweep); reject fails them with the note as the
+    reason and gives back their ramp capacity (R7). Recorded on the hold; a bulk send marked
+    held goes back to sending (or scheduled), or is blocked. Returns how many messages were
+    released or failed."""
+    from compliance.models import SnowshoeHold
+    from messaging.models import BulkSend, Message, MessageEvent, Status
+    from messaging.services import enqueue_dispatch
+
+    note = (note or "").strip()
+    if not accept and not note:
+        raise ComplianceError("Say why the justification is rejected, for the sub-account to read.")
+    now = timezone.now()
+    with transaction.atomic():
+        locked = SnowshoeHold.objects.select_for_update().get(pk=hold.pk)
+        if locked.status != SnowshoeHold.Status.PENDING:
+            raise ComplianceError("Only a hold with a justification pending review can be decided.")
+        locked.status = SnowshoeHold.Status.ACCEPTED if accept else SnowshoeHold.Status.REJECTED
+        locked.decision_note, locked.decided_by, locked.decided_at = note, user, now
+        locked.save(update_fields=["status", "decision_note", "decided_by", "decided_at"])
+        # Locked, so an opt-out failing one of them meanwhile waits for us (and then skips it).
+        rows = list(
+            Message.objects.select_for_update()
+            .filter(hold=locked, status=Status.QUEUED)
+            .values_list("pk", "ramp_window", "send_after")
+        )
+        ids = [pk for pk, _, _ in rows]
+        held_sends = list(
+            BulkSend.objects.filter(messages__hold=locked, status=BulkSend.Status.HELD).values_list("pk", flat=True)
+        )
+        if accept:
+            status, detail = Status.QUEUED, "Released: support accepted the snowshoeing justification"
+            for start in range(0, len(ids), 500):
+                Message.objects.filter(pk__in=ids[start : start + 500]).update(hold=None)
+            due = [str(pk) for pk, _, send_after in rows if send_after is None or send_after <= now]
+            if due:
+                transaction.on_commit(lambda: enqueue_dispatch(due))
+        else:
+            status, detail = Status.FAILED, f"Held for snowshoeing and rejected by support: {note}"[:300]
+            for start in range(0, len(ids), 500):
+                Message.objects.filter(pk__in=ids[start : start + 500]).update(
+                    status=Status.FAILED, failure_reason=detail, final_at=now
+                )
+            for window in {w for _, w, _ in rows if w}:
+                ramp_release(
+                    sub_account_id=locked.sub_account_id, window_start=window,
+                    count=sum(1 for _, w, _ in rows if w == window),
+                )  # fmt: skip
+        MessageEvent.objects.bulk_create(
+            (MessageEvent(message_id=pk, sub_account_id=locked.sub_account_id, status=status, detail=detail,
+                          source="support") for pk in ids),
+            batch_size=1000,
+        )  # fmt: skip
+        sends = BulkSend.objects.filter(pk__in=held_sends, status=BulkSend.Status.HELD)
+        if accept:
+            sends.filter(scheduled_for__gt=now).update(status=BulkSend.Status.SCHEDULED)
+            sends.update(status=BulkSend.Status.SENDING)
+        else:
+            sends.update(status=BulkSend.Status.BLOCKED)
+    hold.refresh_from_db()
+    return len(ids)

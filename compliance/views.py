@@ -8,6 +8,7 @@ from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.validators import FileExtensionValidator
+from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -15,7 +16,8 @@ from django.views.decorators.http import require_POST
 
 from accounts import access
 from compliance import services
-from compliance.models import LimitExtensionRequest
+from compliance.models import LimitExtensionRequest, SnowshoeHold
+from compliance.policy import get_policy
 from messaging import services as messaging_services
 
 SCREENSHOT_MAX_BYTES = 5 * 1024 * 1024
@@ -204,3 +206,86 @@ def support_limit_decide(request, request_id):
         )  # fmt: skip
         flash.success(request, f"Request from {ask.sub_account} {ask.status}.")
     return redirect("support_limit_requests")
+
+
+# --- R11 snowshoeing holds ------------------------------------------------------------------
+
+
+class JustificationForm(forms.Form):
+    justification = forms.CharField(max_length=4000)
+
+
+@login_required
+def snowshoe_holds(request, sub_account_id):
+    """R11: the sub-account's held sends; owners and agency admins justify the awaiting ones."""
+    sub_account = access.get_subaccount_for(request.user, sub_account_id)
+    holds = sub_account.snowshoe_holds.annotate(held=Count("messages")).select_related("submitted_by")
+    return render(
+        request, "compliance/snowshoe_holds.html",
+        {"sub_account": sub_account, "holds": holds, "nav": "bulk", "limit": get_policy().SNOWSHOE_NUMBERS,
+         "can_justify": access.can_manage(request.user, sub_account)},
+    )  # fmt: skip
+
+
+@login_required
+@require_POST
+def snowshoe_justify(request, sub_account_id, hold_id):
+    sub_account = access.get_subaccount_for(request.user, sub_account_id)
+    hold = get_object_or_404(sub_account.snowshoe_holds, pk=hold_id)
+    if not access.can_manage(request.user, sub_account):
+        raise PermissionDenied("Only owners and agency admins can justify a held send.")
+    form = JustificationForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise services.ComplianceError("Write the business justification (at most 4000 characters).")
+        services.snowshoe_justify(hold=hold, text=form.cleaned_data["justification"], user=request.user)
+        flash.success(request, "Your justification was sent to support.")
+    except services.ComplianceError as exc:
+        flash.error(request, str(exc))
+    return redirect("snowshoe_holds", sub_account.pk)
+
+
+class SnowshoeDecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("accept", "Accept"), ("reject", "Reject")])
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=250)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == "reject" and not data.get("note"):
+            self.add_error("note", "Say why, for the sub-account to read.")
+        return data
+
+
+@login_required
+def support_snowshoe(request):
+    access.require_support(request.user)
+    holds = SnowshoeHold.objects.annotate(held=Count("messages")).select_related("sub_account__agency")
+    return render(
+        request, "compliance/support_snowshoe.html",
+        {"pending": holds.filter(status="pending").select_related("submitted_by").order_by("submitted_at"),
+         "awaiting": holds.filter(status="awaiting").count(),
+         "decided": holds.filter(status__in=["accepted", "rejected"]).select_related("decided_by")
+                         .order_by("-decided_at")[:50]},
+    )  # fmt: skip
+
+
+@login_required
+@require_POST
+def support_snowshoe_decide(request, hold_id):
+    access.require_support(request.user)
+    hold = get_object_or_404(SnowshoeHold.objects.select_related("sub_account"), pk=hold_id)
+    form = SnowshoeDecisionForm(request.POST)
+    if not form.is_valid():
+        flash.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("support_snowshoe")
+    accept = form.cleaned_data["decision"] == "accept"
+    try:
+        count = services.snowshoe_decide(hold=hold, accept=accept, note=form.cleaned_data["note"], user=request.user)
+    except services.ComplianceError as exc:
+        flash.error(request, str(exc))
+    else:
+        done = "released" if accept else "failed"
+        flash.success(
+            request, f"Hold for {hold.sub_account} {hold.get_status_display().lower()}: {count} message(s) {done}."
+        )
+    return redirect("support_snowshoe")
