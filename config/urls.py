@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("messaging.urls_api")),
     path("", include("messaging.urls_contacts")),
     path("", include("messaging.urls")),
+    path("", include("messaging.urls_bulk")),
     path("", include("compliance.urls")),
     path("", include("accounts.urls")),
 ]

@@ -43,6 +43,17 @@ def kwargs_for(params, world, tenant):
         objects["key_id"] = api_key_create(sub_account=world.a1 if tenant == "a" else world.b1, name="t", user=None)[
             0
         ].pk
+    if "hold_id" in params:
+        from compliance.models import SnowshoeHold
+
+        objects["hold_id"] = SnowshoeHold.objects.create(
+            sub_account=world.a1 if tenant == "a" else world.b1, body="Hi"
+        ).pk
+    if "bulk_id" in params:
+        from messaging.models import BulkSend
+
+        sub = world.a1 if tenant == "a" else world.b1
+        objects["bulk_id"] = BulkSend.objects.create(sub_account=sub, body="Hi", audience="All contacts").pk
     missing = [p for p in params if p not in objects]
     assert not missing, f"tenant test has no object for URL parameter(s) {missing}: add one to kwargs_for()"
     return {p: objects[p] for p in params}

@@ -1,0 +1,128 @@
+"""TwilioProvider through the real SDK, against a Twilio-compatible server on 127.0.0.1: what
+each answer of Twilio's becomes (sent, retryable, rejected with its code, outcome unknown),
+reconciliation, and the send pipeline end to end."""
+
+import re
+import socket
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from messaging import dispatch, providers, services
+from messaging.models import Contact, Message, Status
+from messaging.providers import OutgoingSms, ProviderOutcomeUnknown, ProviderRejected, ProviderRetryable
+from messaging.providers.twilio import TwilioProvider
+from tests.twilio_stub import INVALID_NUMBER, TOO_MANY_REQUESTS, UNSUBSCRIBED, Delay, running_stub
+
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+TO, FROM = "+12125550142", "+16465550101"
+
+
+@pytest.fixture
+def stub(settings):
+    settings.SMS_BACKEND = "twilio"
+    settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
+    settings.TWILIO_AUTH_TOKEN = "stub-auth-token"
+    # get_provider() keeps one provider (and its SDK client) per backend: start from none.
+    providers._load.cache_clear()
+    with running_stub() as stub:
+        settings.TWILIO_API_BASE_URL = stub.url
+        yield stub
+    providers._load.cache_clear()
+
+
+def sms(body="Hello from Sunrise Dental", to=TO):
+    return OutgoingSms("message-id", to, FROM, body, "https://app.example/webhooks/twilio/status")
+
+
+def test_accepted_send_returns_twilios_sid_and_posts_the_message(stub):
+    result = TwilioProvider().send(sms())
+    [received] = stub.received
+    assert re.fullmatch(r"SM[0-9a-f]{32}", result.sid) and result.sid == received["sid"]
+    assert received["account_sid"] == ACCOUNT_SID
+    assert (received["to"], received["from"], received["body"]) == (TO, FROM, "Hello from Sunrise Dental")
+    assert received["status_callback"] == "https://app.example/webhooks/twilio/status"
+
+
+def test_429_too_many_requests_is_retryable_and_nothing_was_sent(stub):
+    stub.script[TO] = [TOO_MANY_REQUESTS]
+    with pytest.raises(ProviderRetryable):
+        TwilioProvider().send(sms())
+    assert stub.received == []
+
+
+@pytest.mark.parametrize("error", [INVALID_NUMBER, UNSUBSCRIBED], ids=["21211", "21610"])
+def test_refusal_of_one_message_is_rejected_with_twilios_code(stub, error):
+    stub.script[TO] = [error]
+    with pytest.raises(ProviderRejected) as raised:
+        TwilioProvider().send(sms())
+    assert raised.value.code == str(error.code)
+    assert error.message in raised.value.reason
+    assert stub.received == []
+
+
+def test_connection_refused_is_retryable(stub, settings):
+    with socket.socket() as sock:  # a port nothing listens on any more
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings.TWILIO_API_BASE_URL = f"http://127.0.0.1:{port}"
+    with pytest.raises(ProviderRetryable):
+        TwilioProvider().send(sms())
+
+
+def test_read_timeout_is_outcome_unknown_and_reconciliation_finds_the_message(stub, settings):
+    """Twilio took the message but the answer never came in time: it must not be re-sent
+    blindly (it was in fact sent); find_sent recovers its sid."""
+    settings.TWILIO_HTTP_TIMEOUT = 0.5
+    provider = TwilioProvider()
+    if provider.client.http_client.timeout != 0.5:
+        pytest.skip("TwilioProvider's HTTP timeout is fixed (15 s); needs a TWILIO_HTTP_TIMEOUT setting")
+    stub.script[TO] = [Delay(5)]
+    before = timezone.now() - timedelta(seconds=1)
+    with pytest.raises(ProviderOutcomeUnknown):
+        provider.send(sms())
+    [received] = stub.received
+    assert provider.find_sent(to=TO, from_=FROM, body=sms().body, after=before) == received["sid"]
+
+
+def test_find_sent_returns_the_sid_of_the_matching_message(stub):
+    provider = TwilioProvider()
+    before = timezone.now() - timedelta(seconds=1)
+    provider.send(sms("First"))
+    second = provider.send(sms("Second"))
+    provider.send(sms("Second", to="+12125550143"))
+    assert provider.find_sent(to=TO, from_=FROM, body="Second", after=before) == second.sid
+    assert provider.find_sent(to=TO, from_=FROM, body="Never sent", after=before) is None
+    assert provider.find_sent(to=TO, from_=FROM, body="Second", after=before + timedelta(hours=1)) is None
+
+
+# --- The pipeline end to end: messages_send → dispatch_batch → Twilio (the stub) ------------
+
+
+def send_to(world, phones):
+    contacts = [Contact.objects.create(sub_account=world.a1, phone=p, consent="granted") for p in phones]
+    messages = services.messages_send(sub_account=world.a1, contacts=contacts, body="Spring cleaning", source="bulk")
+    dispatch.dispatch_batch([str(m.pk) for m in messages])
+    return {m.to_number: m for m in Message.objects.filter(pk__in=[m.pk for m in messages])}
+
+
+@pytest.mark.django_db
+def test_dispatch_sends_through_twilio_and_records_its_sid(world, stub, settings):
+    message = send_to(world, [TO])[TO]
+    [received] = stub.received
+    assert message.status == Status.SENT and message.provider_sid == received["sid"] and message.sent_at
+    assert (received["to"], received["from"], received["body"]) == (TO, "+16465550101", message.body_sent)
+    assert received["status_callback"] == settings.PUBLIC_BASE_URL + reverse("twilio_status")
+
+
+@pytest.mark.django_db
+def test_dispatch_fails_only_the_number_twilio_rejects(world, stub):
+    invalid = "+12125550199"
+    stub.script[invalid] = [INVALID_NUMBER]
+    by_number = send_to(world, [TO, invalid])
+    assert by_number[invalid].status == Status.FAILED and by_number[invalid].error_code == "21211"
+    assert by_number[invalid].failure_reason.startswith("Rejected by the carrier (21211)")
+    assert by_number[TO].status == Status.SENT
+    assert [r["sid"] for r in stub.received] == [by_number[TO].provider_sid]

@@ -1,0 +1,276 @@
+"""A Twilio-compatible HTTP server on 127.0.0.1, for the provider tests and the benchmark.
+
+It speaks just enough of the Messages API (2010-04-01) for the real SDK: creating a message
+(answers 201 and records it) and listing messages (filtered by To, From and DateSent>). Each
+`To` number can be scripted to answer otherwise, once per scripted action, in order:
+
+    with running_stub() as stub:
+        stub.script["+15005550001"] = [TOO_MANY_REQUESTS, Delay(2)]  # 429 first, then slow
+        ...
+        stub.received  # what it accepted: dicts with sid, to, from, body, status_callback
+
+From another process (the benchmark): `python -m tests.twilio_stub --port 8123`.
+
+Stdlib only, no Django: the benchmark runs it as a plain subprocess.
+"""
+
+import argparse
+import base64
+import binascii
+import json
+import re
+import threading
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+API = "/2010-04-01"
+MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account_sid>AC[0-9a-fA-F]{32})/Messages\.json$")
+
+
+@dataclass(frozen=True)
+class Error:
+    """Answer with Twilio's error JSON instead of accepting the message."""
+
+    status: int
+    code: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Delay:
+    """Accept (and record) the message, but answer only after `seconds`: a read timeout on the
+    client's side, for a message Twilio did in fact take."""
+
+    seconds: float
+
+
+TOO_MANY_REQUESTS = Error(429, 20429, "Too Many Requests")
+INVALID_NUMBER = Error(400, 21211, "The 'To' number is not a valid phone number.")
+UNSUBSCRIBED = Error(400, 21610, "Attempt to send to unsubscribed recipient")
+
+
+def error_payload(error: Error) -> dict:
+    return {
+        "code": error.code,
+        "message": error.message,
+        "more_info": f"https://www.twilio.com/docs/errors/{error.code}",
+        "status": error.status,
+    }
+
+
+def rfc2822(moment: datetime) -> str:
+    return format_datetime(moment, usegmt=False)  # Twilio's shape: "Sat, 22 Nov 2026 10:00:00 +0000"
+
+
+def message_resource(record: dict, *, status: str) -> dict:
+    """The JSON of one message, as Twilio answers it (and the SDK's MessageInstance reads it)."""
+    created = rfc2822(record["date_created"])
+    uri = f"{API}/Accounts/{record['account_sid']}/Messages/{record['sid']}"
+    return {
+        "account_sid": record["account_sid"],
+        "api_version": "2010-04-01",
+        "body": record["body"],
+        "date_created": created,
+        "date_sent": created if status == "sent" else None,
+        "date_updated": created,
+        "direction": "outbound-api",
+        "error_code": None,
+        "error_message": None,
+        "from": record["from"],
+        "messaging_service_sid": None,
+        "num_media": "0",
+        "num_segments": "1",
+        "price": None,
+        "price_unit": "USD",
+        "sid": record["sid"],
+        "status": status,
+        "subresource_uris": {"media": f"{uri}/Media.json"},
+        "to": record["to"],
+        "uri": f"{uri}.json",
+    }
+
+
+def parse_twilio_datetime(value: str) -> datetime | None:
+    """DateSent> as the SDK sends it (2026-11-22T10:00:00Z) or a plain date."""
+    for fmt in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(value, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like api.twilio.com: the SDK pools connections
+    # Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm and
+    # the client's delayed ACK would add ~40 ms to every answer.
+    disable_nagle_algorithm = True
+    server: "TwilioStub"
+
+    def log_message(self, format, *args):
+        pass
+
+    def do_POST(self):
+        account_sid = self._authorized_account()
+        if account_sid is None:
+            return
+        form = {k: v[0] for k, v in parse_qs(self._body().decode(), keep_blank_values=True).items()}
+        to = form.get("To", "")
+        if not to or not form.get("From") or not form.get("Body"):
+            return self._error(Error(400, 21604, "A 'To', 'From' and 'Body' are required."))
+        action = self.server.next_action(to)
+        if isinstance(action, Error):
+            return self._error(action)
+        record = {
+            "sid": "SM" + uuid.uuid4().hex,
+            "account_sid": account_sid,
+            "to": to,
+            "from": form["From"],
+            "body": form["Body"],
+            "status_callback": form.get("StatusCallback", ""),
+            "date_created": datetime.now(UTC).replace(microsecond=0),
+        }
+        with self.server.lock:
+            self.server.received.append(record)
+        if isinstance(action, Delay) and self.server.closing.wait(action.seconds):
+            self.close_connection = True  # shutting down: never answer
+            return
+        self._json(201, message_resource(record, status="queued"))
+
+    def do_GET(self):
+        account_sid = self._authorized_account()
+        if account_sid is None:
+            return
+        query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+        after = parse_twilio_datetime(query["DateSent>"]) if "DateSent>" in query else None
+        page_size = int(query.get("PageSize", "50"))
+        with self.server.lock:
+            matches = [
+                r
+                for r in reversed(self.server.received)  # newest first, as Twilio lists them
+                if r["account_sid"] == account_sid
+                and query.get("To", r["to"]) == r["to"]
+                and query.get("From", r["from"]) == r["from"]
+                and (after is None or r["date_created"] >= after)
+            ][:page_size]
+        uri = f"{API}/Accounts/{account_sid}/Messages.json?PageSize={page_size}&Page=0"
+        self._json(
+            200,
+            {
+                # The stub's carrier sends at once: listed messages are "sent", with date_sent.
+                "messages": [message_resource(r, status="sent") for r in matches],
+                "end": max(len(matches) - 1, 0),
+                "first_page_uri": uri,
+                "next_page_uri": None,
+                "previous_page_uri": None,
+                "page": 0,
+                "page_size": page_size,
+                "start": 0,
+                "uri": uri,
+            },
+        )
+
+    # --- helpers ----------------------------------------------------------------------------
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _authorized_account(self) -> str | None:
+        """The AccountSid of the path, if the basic-auth user is that account; else answers."""
+        match = MESSAGES_PATH.match(urlsplit(self.path).path)
+        if match is None:
+            self._body()
+            self._json(404, error_payload(Error(404, 20404, "The requested resource was not found")))
+            return None
+        account_sid = match["account_sid"]
+        user = ""
+        scheme, _, credentials = (self.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                user = base64.b64decode(credentials).decode().partition(":")[0]
+            except (binascii.Error, UnicodeDecodeError):
+                user = ""
+        if user != account_sid:
+            self._body()
+            self._json(401, error_payload(Error(401, 20003, "Authenticate")))
+            return None
+        return account_sid
+
+    def _error(self, error: Error):
+        self._json(error.status, error_payload(error))
+
+    def _json(self, status: int, payload: dict):
+        data = json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (read timeout)
+            self.close_connection = True
+
+
+class TwilioStub(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, port: int = 0):
+        super().__init__(("127.0.0.1", port), Handler)
+        self.received: list[dict] = []
+        self.script: dict[str, list[Error | Delay]] = {}
+        self.lock = threading.Lock()
+        self.closing = threading.Event()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def next_action(self, to: str) -> Error | Delay | None:
+        with self.lock:
+            planned = self.script.get(to)
+            return planned.pop(0) if planned else None
+
+    def sids_to(self, to: str) -> list[str]:
+        with self.lock:
+            return [r["sid"] for r in self.received if r["to"] == to]
+
+
+@contextmanager
+def running_stub(port: int = 0):
+    """A stub serving from a daemon thread for the duration of the block."""
+    stub = TwilioStub(port)
+    # A short poll interval: shutdown() waits for it, once per test.
+    thread = threading.Thread(target=stub.serve_forever, args=(0.05,), name="twilio-stub", daemon=True)
+    thread.start()
+    try:
+        yield stub
+    finally:
+        stub.closing.set()
+        stub.shutdown()
+        stub.server_close()
+        thread.join(timeout=5)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Twilio-compatible Messages API stub on 127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    stub = TwilioStub(args.port)
+    print(f"twilio stub listening on {stub.url}", flush=True)
+    try:
+        stub.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stub.server_close()
+
+
+if __name__ == "__main__":
+    main()
