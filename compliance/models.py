@@ -152,7 +152,8 @@ class LimitExtensionRequest(models.Model):
 
 class Violation(models.Model):
     """A policy violation as recorded (R8, R11): kind, what was measured, what was done.
-    Append-only. Rate monitoring (R8) adds its kinds; content screening (R11) records here."""
+    Append-only (apart from `emailed_at`). Rate monitoring (R8) records the rates, counts and
+    window in `detail`; content screening and snowshoeing (R11) what matched."""
 
     class Kind(models.TextChoices):
         PROHIBITED_CONTENT = "prohibited_content", "Prohibited content"
@@ -160,10 +161,20 @@ class Violation(models.Model):
         ERROR_RATE = "error_rate", "Error rate"
         OPT_OUT_RATE = "opt_out_rate", "Opt-out rate"
 
+    class Level(models.TextChoices):
+        NONE = "", "—"
+        VIOLATION = "violation", "Violation email"
+        SUSPENSION = "suspension", "Temporary suspension"
+
     sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="violations")
     kind = models.CharField(max_length=20, choices=Kind.choices)
+    level = models.CharField(max_length=12, choices=Level.choices, blank=True, default="", help_text="R8 only.")
     detail = models.JSONField(default=dict, help_text="What was measured or matched.")
     action = models.CharField(max_length=200, help_text="What was done: blocked, held, emailed, suspended…")
+    notice_day = models.DateField(
+        null=True, blank=True, help_text="R8: the UTC day of a violation email (at most one per sub-account per day)."
+    )
+    emailed_at = models.DateTimeField(null=True, blank=True, help_text="When its email went out (R8).")
     user = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -173,6 +184,13 @@ class Violation(models.Model):
             models.CheckConstraint(
                 name="violation_kind_valid",
                 condition=Q(kind__in=["prohibited_content", "snowshoe", "error_rate", "opt_out_rate"]),
+            ),
+            models.CheckConstraint(
+                name="violation_level_valid", condition=Q(level__in=["", "violation", "suspension"])
+            ),
+            # R8: at most one violation email per sub-account per UTC day, also under concurrent receipts.
+            models.UniqueConstraint(
+                fields=["sub_account", "notice_day"], condition=Q(level="violation"), name="violation_one_email_per_day"
             ),
         ]
         indexes = [models.Index(fields=["sub_account", "created_at"], name="violation_subaccount_idx")]
@@ -232,3 +250,95 @@ class BusinessInfoChange(models.Model):
 
     def __str__(self):
         return f"Business Info of {self.sub_account} changed {self.created_at:%Y-%m-%d}"
+
+
+class RateBucket(models.Model):
+    """R8: one sub-account's counters for one UTC hour, kept as messages are handed to the
+    carrier, receipts arrive and opt-outs are received — so the trailing-24-hour rates are a sum
+    of at most 24 rows, never a scan of the message table. Written only by
+    `compliance.monitoring` with conditional `F()` increments in the transaction that changes
+    the message, so a receipt applied once is counted once."""
+
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="rate_buckets")
+    hour = models.DateTimeField(help_text="The UTC hour, e.g. 2026-11-23 14:00.")
+    outbound = models.PositiveIntegerField(default=0, help_text="Handed to the carrier (sent).")
+    finalized = models.PositiveIntegerField(default=0, help_text="With a final carrier status.")
+    delivered = models.PositiveIntegerField(default=0)
+    undelivered = models.PositiveIntegerField(default=0)
+    opt_outs = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["sub_account", "hour"]
+        constraints = [models.UniqueConstraint(fields=["sub_account", "hour"], name="ratebucket_unique_hour")]
+        indexes = [models.Index(fields=["hour"], name="ratebucket_hour_idx")]
+
+    def __str__(self):
+        return f"{self.sub_account_id} {self.hour:%Y-%m-%d %H}:00"
+
+
+class UndeliveredCode(models.Model):
+    """R8 dashboard: undelivered messages per carrier error code per UTC day and sub-account."""
+
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    code = models.CharField(max_length=10)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sub_account", "day", "code"], name="undeliveredcode_unique_day_code")
+        ]
+
+    def __str__(self):
+        return f"{self.code} × {self.count} on {self.day}"
+
+
+class SuspensionQuerySet(models.QuerySet):
+    def in_force(self, now):
+        """Suspensions that stop sending at `now`: started, not ended, not lifted. Lifting by
+        time needs no job: an ended suspension simply no longer matches (R8)."""
+        return self.filter(started_at__lte=now, ends_at__gt=now, lifted_at__isnull=True)
+
+    def covering(self, now):
+        """Suspensions whose period covers `now`, lifted early or not: while one does, rate
+        monitoring does not suspend again (a self-lift holds until the period's end)."""
+        return self.filter(started_at__lte=now, ends_at__gt=now)
+
+
+class Suspension(models.Model):
+    """R8: a temporary suspension of bulk, workflow and campaign sending, from a rate crossing
+    a suspension threshold until the next 00:00 UTC (or 24 h). It ends by time alone; an agency
+    admin may lift it early (R9 last bullet), recorded here."""
+
+    class Cause(models.TextChoices):
+        ERROR_RATE = "error_rate", "Error rate"
+        OPT_OUT_RATE = "opt_out_rate", "Opt-out rate"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="suspensions")
+    cause = models.CharField(max_length=20, choices=Cause.choices)
+    violation = models.OneToOneField(Violation, on_delete=models.PROTECT, related_name="suspension")
+    started_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    lift_note = models.CharField(max_length=300, blank=True)
+
+    objects = SuspensionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.CheckConstraint(
+                name="suspension_cause_valid", condition=Q(cause__in=["error_rate", "opt_out_rate"])
+            ),
+            models.CheckConstraint(name="suspension_ends_after_start", condition=Q(ends_at__gt=models.F("started_at"))),
+        ]
+        indexes = [models.Index(fields=["sub_account", "ends_at"], name="suspension_subaccount_end_idx")]
+
+    def __str__(self):
+        return f"Suspension of {self.sub_account_id} until {self.ends_at:%Y-%m-%d %H:%M} UTC"
+
+    def lift(self, *, user, note: str, now) -> None:
+        self.lifted_at, self.lifted_by, self.lift_note = now, user, note[:300]
+        self.save(update_fields=["lifted_at", "lifted_by", "lift_note"])

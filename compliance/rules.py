@@ -43,6 +43,15 @@ def check_recipient(*, source: str, dnd: str, consent: str, policy: Policy) -> D
     return ALLOW
 
 
+def check_suspension(*, source: str, suspension_reason: str, policy: Policy) -> Decision:
+    """R8: while a temporary suspension is in force (`suspension_reason` non-empty), bulk,
+    workflow and campaign messages (SUSPENDED_SOURCES) are refused; one-to-one, test, resend,
+    missed-call text back and keyword replies still go."""
+    if suspension_reason and source in policy.SUSPENDED_SOURCES:
+        return Decision.refuse(suspension_reason)
+    return ALLOW
+
+
 # --- R3/R4 inbound keywords -----------------------------------------------------------------
 
 _TRAILING = ".!?,;:)(*~-'\" "

@@ -141,6 +141,10 @@ def opt_out(*, message, keyword: rules.Keyword, provider_replied: bool) -> None:
             locked.save(update_fields=["consent"])
         dnd_raise(contact=locked, to_state="permanent", cause=DndChange.Cause.KEYWORD, detail=detail, message=message)
         fail_pending_to(locked, rules.OPTED_OUT)
+        if not already:  # R8: one opt-out, counted (and the rates evaluated) in this transaction
+            from compliance import monitoring
+
+            monitoring.count_opt_out(sub_account_id=locked.sub_account_id, now=timezone.now())
     contact.refresh_from_db()
     if not already and not provider_replied:
         _reply(message, get_policy().OPT_OUT_CONFIRMATION)

@@ -5,8 +5,12 @@ tick is harmless."""
 from rq import cron
 
 from accounts.jobs import clear_expired_sessions
+from compliance.monitoring import rates_evaluate_all
 from messaging.dispatch import sweep
 
 cron.register(clear_expired_sessions, queue_name="default", cron="17 * * * *")
 # Due scheduled messages, lost jobs, killed workers (reconciled, never blindly re-sent).
 cron.register(sweep, queue_name="default", interval=60)
+# R8 safety net: the rates are evaluated as receipts and opt-outs arrive; this catches anything
+# a crashed request missed. Idempotent (a Violation email at most once per UTC day).
+cron.register(rates_evaluate_all, queue_name="default", interval=300)

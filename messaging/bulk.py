@@ -122,20 +122,23 @@ class Preview:
     content: object = None  # compliance ContentMatch (R11): blocks the send
     snowshoe: list[str] = field(default_factory=list)  # R11: the send will be held for review
     no_number: bool = False
+    suspended: str = ""  # R8: a temporary suspension covers the send time: nothing would go
 
     @property
     def will_send(self) -> int:
-        return 0 if self.no_number else self.total - self.dnd - self.no_consent - self.over_limit
+        if self.no_number or self.suspended:
+            return 0
+        return self.total - self.dnd - self.no_consent - self.over_limit
 
     @property
     def blocked(self) -> bool:
-        return self.content is not None or self.no_number or self.total == 0
+        return self.content is not None or self.no_number or self.total == 0 or bool(self.suspended)
 
     def as_json(self) -> dict:
         return {
             "total": self.total, "will_send": self.will_send, "dnd": self.dnd, "no_consent": self.no_consent,
             "over_limit": self.over_limit, "ramp_sentence": self.ramp_sentence, "snowshoe": self.snowshoe,
-            "content": _match_json(self.content),
+            "content": _match_json(self.content), "suspended": self.suspended,
         }  # fmt: skip
 
 
@@ -176,8 +179,18 @@ def ramp_over_limit(sub_account: SubAccount, wanted: int, now: datetime, policy:
     return max(0, wanted - available), ramp.bulk_sentence(current, wanted, now, policy)
 
 
+def suspension_problem(sub_account: SubAccount, *, source: str, at) -> str:
+    """R8: the reason a send of `source` at `at` would be failed by a temporary suspension, or ""."""
+    from compliance import monitoring
+
+    if source not in get_policy().SUSPENDED_SOURCES:
+        return ""
+    suspension = monitoring.suspension_in_force(sub_account.pk, at)
+    return monitoring.suspension_reason(suspension) if suspension else ""
+
+
 def bulk_preview(
-    *, sub_account: SubAccount, body: str, audience: dict, from_numbers: list[str], source: str, now
+    *, sub_account: SubAccount, body: str, audience: dict, from_numbers: list[str], source: str, now, send_at=None
 ) -> Preview:
     """The confirmation page's numbers for `audience` (kind, tag_ids, contact_ids). Records
     nothing (content is screened with the pure function; the recording check runs on confirm)."""
@@ -197,6 +210,7 @@ def bulk_preview(
     return Preview(
         total=total, dnd=dnd, no_consent=no_consent, over_limit=over, ramp_sentence=sentence,
         content=content.screen(body, policy), snowshoe=list(snowshoe), no_number=not from_numbers,
+        suspended=suspension_problem(sub_account, source=source, at=send_at or now),
     )  # fmt: skip
 
 
@@ -227,6 +241,9 @@ def bulk_send_start(
     if not contact_ids:
         raise services.MessagingError("The audience has no contacts.")
     source = Source.CAMPAIGN if send_at else Source.BULK
+    suspended = suspension_problem(sub_account, source=source, at=send_at or now)
+    if suspended:
+        raise services.MessagingError(suspended)
     common = dict(sub_account=sub_account, created_by=user, body=body, source=source, audience=audience_label[:300],
                   scheduled_for=send_at, total=len(contact_ids))  # fmt: skip
 
@@ -237,7 +254,7 @@ def bulk_send_start(
         raise BulkBlocked(match, bulk)
     preview = bulk_preview(
         sub_account=sub_account, body=body, audience={"kind": CSV, "contact_ids": contact_ids},
-        from_numbers=from_numbers, source=source, now=now,
+        from_numbers=from_numbers, source=source, now=now, send_at=send_at,
     ).as_json()  # fmt: skip
     hold = compliance_services.snowshoe_hold_if_needed(
         sub_account=sub_account, body=body, from_numbers=from_numbers, now=now, user=user

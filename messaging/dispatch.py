@@ -23,7 +23,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from compliance import rules
+from compliance import monitoring, rules
 from compliance import services as compliance_services
 from compliance.policy import get_policy
 from messaging import services
@@ -69,8 +69,10 @@ def fail(message: Message, reason: str, *, error_code: str = "", source: str = "
 
 
 def recheck(messages: list[Message]) -> list[Message]:
-    """What may have changed since queueing: DND and consent (re-read from the database)."""
+    """What may have changed since queueing: a suspension (R8), DND and consent (re-read from
+    the database)."""
     policy = get_policy()
+    suspensions = monitoring.suspensions_in_force({m.sub_account_id for m in messages}, timezone.now())
     states = dict(
         (pk, (dnd, consent))
         for pk, dnd, consent in Contact.objects.filter(pk__in={m.contact_id for m in messages}).values_list(
@@ -80,7 +82,11 @@ def recheck(messages: list[Message]) -> list[Message]:
     ready = []
     for m in messages:
         dnd, consent = states[m.contact_id]
-        decision = rules.check_recipient(source=m.source, dnd=dnd, consent=consent, policy=policy)
+        suspension = suspensions.get(m.sub_account_id)
+        reason = monitoring.suspension_reason(suspension) if suspension else ""
+        decision = rules.check_suspension(source=m.source, suspension_reason=reason, policy=policy)
+        if decision.allowed:
+            decision = rules.check_recipient(source=m.source, dnd=dnd, consent=consent, policy=policy)
         if decision.allowed:
             ready.append(m)
         else:
@@ -126,6 +132,7 @@ def record(message: Message, outcome) -> None:
             )
             if updated:
                 services.record_event(message, status=Status.SENT, source="dispatch")
+                monitoring.count_sent(sub_account_id=message.sub_account_id, source=message.source, now=now)  # R8
         # A receipt may have raced ahead of us: apply what arrived for this sid.
         services.receipts_apply_pending(outcome.sid)
 
@@ -193,6 +200,7 @@ def sweep() -> dict:
                     status=Status.SENT, provider_sid=sid, sent_at=message.claimed_at
                 ):
                     services.record_event(message, status=Status.SENT, source="reconcile")
+                    monitoring.count_sent(sub_account_id=message.sub_account_id, source=message.source, now=now)
             services.receipts_apply_pending(sid)
             reconciled += 1
         elif message.claimed_at and message.claimed_at < now - RECONCILE_GIVE_UP_AFTER:

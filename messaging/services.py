@@ -13,7 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import SubAccount
-from compliance import ramp, rules
+from compliance import monitoring, ramp, rules
 from compliance import services as compliance_services
 from compliance.models import ConsentEvent
 from compliance.policy import get_policy
@@ -126,13 +126,21 @@ def messages_send(
         for pk, dnd, consent in Contact.objects.filter(pk__in=ids).values_list("pk", "dnd", "consent")
     }
     texted_before = already_texted(ids)
+    # R8: a temporary suspension in force refuses bulk, workflow and campaign messages.
+    # A scheduled message is judged at its send time (and re-checked at dispatch either way).
+    at = max(now, send_after) if send_after else now
+    suspension = monitoring.suspension_in_force(sub_account.pk, at) if source in policy.SUSPENDED_SOURCES else None
+    suspended = monitoring.suspension_reason(suspension) if suspension else ""
     decisions = []
     for contact in contacts:
         dnd, consent = states[contact.pk]
         if not from_number:
             decisions.append(rules.Decision.refuse(rules.NO_NUMBER))
-        else:
-            decisions.append(rules.check_recipient(source=source, dnd=dnd, consent=consent, policy=policy))
+            continue
+        decision = rules.check_suspension(source=source, suspension_reason=suspended, policy=policy)
+        if decision.allowed:
+            decision = rules.check_recipient(source=source, dnd=dnd, consent=consent, policy=policy)
+        decisions.append(decision)
     with transaction.atomic():
         # R7: reserve ramp capacity in the same transaction as the rows (keyword replies are
         # compliance messages and exempt). What does not fit is failed with the reason.
@@ -355,6 +363,10 @@ def _apply_receipt(message: Message, receipt, now) -> None:
         fields.append("failure_reason")
     message.save(update_fields=fields)
     record_event(message, status=new, source="receipt", error_code=receipt.error_code)
+    # R8: counted in this transaction, so a receipt applied once is counted once.
+    monitoring.count_final(
+        sub_account_id=message.sub_account_id, source=message.source, status=new, error_code=receipt.error_code, now=now
+    )
     if new == Status.UNDELIVERED and receipt.error_code:
         _on_carrier_error(message, receipt.error_code)
 

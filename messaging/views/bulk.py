@@ -204,7 +204,7 @@ def bulk_preview(request, sub_account_id):
     }
     preview = bulk.bulk_preview(
         sub_account=sub_account, body=data["body"], audience=audience, from_numbers=form.from_numbers,
-        source=form.source, now=timezone.now(),
+        source=form.source, now=timezone.now(), send_at=send_at,
     )  # fmt: skip
     token = signing.dumps(
         {"sub": str(sub_account.pk), "user": request.user.pk, "body": data["body"], "audience": audience,

@@ -1,7 +1,7 @@
 """The Bulk SMS page: live count and composed preview, the preview the user confirms (R2, R7,
 R10, R11) which sends nothing, confirm (now or scheduled), test SMS, progress and report."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import django_rq
 import pytest
@@ -433,3 +433,51 @@ def test_support_sees_reports_but_does_not_send(world, login, audience):
     client = login(world.support)
     assert client.get(url("bulk_index", world)).status_code == 200
     assert client.post(url("bulk_preview", world), form()).status_code == 403
+
+
+# --- R8 suspension --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def suspended(world):
+    """A temporary error-rate suspension in force until the next 00:00 UTC."""
+    from compliance import monitoring
+    from compliance.models import RateBucket, Suspension
+    from compliance.rates import hour_of
+
+    RateBucket.objects.create(
+        sub_account=world.a1, hour=hour_of(timezone.now()), outbound=64, finalized=64, undelivered=8
+    )
+    monitoring.rates_evaluate(sub_account_id=world.a1.pk)
+    return Suspension.objects.get(sub_account=world.a1)
+
+
+def test_r8_preview_while_suspended_is_blocked_with_the_reason(world, login, audience, suspended):
+    world.ramp_at_top(world.a1)
+    response = preview(login(world.a1_owner), world)
+    p = response.context["preview"]
+    assert p.blocked and p.will_send == 0
+    html = response.content.decode()
+    assert f"suspended until {suspended.ends_at:%Y-%m-%d %H:%M} UTC" in html
+    assert "Confirm and send" not in html
+
+
+def test_r8_confirm_while_suspended_sends_nothing(world, login, audience, suspended):
+    world.ramp_at_top(world.a1)
+    client = login(world.a1_owner)
+    response = preview(client, world, when="later", send_at="2099-06-01T09:30")  # previewed for later: allowed
+    assert not response.context["preview"].blocked
+    suspended.ends_at = datetime(2099, 6, 2, tzinfo=UTC)  # the suspension now covers the send time
+    suspended.save(update_fields=["ends_at"])
+    page = client.get(confirm(client, world, response).url).content.decode()
+    assert "temporarily suspended until 2099-06-02 00:00 UTC" in page
+    assert not BulkSend.objects.exists() and not Message.objects.filter(direction="outbound").exists()
+
+
+def test_r8_a_campaign_scheduled_after_the_suspension_ends_is_queued(world, login, audience, suspended):
+    world.ramp_at_top(world.a1)
+    client = login(world.a1_owner)
+    response = preview(client, world, when="later", send_at="2099-06-01T09:30")
+    confirm(client, world, response)
+    sent = BulkSend.objects.get()
+    assert sent.messages.filter(status=Status.QUEUED).count() == 23
