@@ -1,7 +1,20 @@
 from django.contrib import admin
 
-from compliance.models import ConsentEvent
+from compliance.models import (
+    BusinessInfoChange,
+    ConsentEvent,
+    DndChange,
+    LimitExtensionRequest,
+    RateBucket,
+    SnowshoeHold,
+    Suspension,
+    Violation,
+)
 from messaging.admin import ReadOnlyAdmin
+
+# Everything here is a record a regulator or customer may ask about: read-only for superusers.
+# Decisions (limit extensions, snowshoe holds, self-lifts) go through the app's own pages, which
+# apply the rules and record who decided.
 
 
 @admin.register(ConsentEvent)
@@ -10,3 +23,54 @@ class ConsentEventAdmin(ReadOnlyAdmin):
     list_filter = ["kind", "source"]
     search_fields = ["contact__phone", "url"]
     list_select_related = ["contact", "sub_account"]
+
+
+@admin.register(DndChange)
+class DndChangeAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "contact", "sub_account", "from_state", "to_state", "cause", "detail"]
+    list_filter = ["cause", "to_state"]
+    search_fields = ["contact__phone"]
+    list_select_related = ["contact", "sub_account"]
+
+
+@admin.register(Violation)
+class ViolationAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "sub_account", "kind", "level", "action", "emailed_at"]
+    list_filter = ["kind", "level", "sub_account__agency"]
+    search_fields = ["sub_account__name"]
+    list_select_related = ["sub_account"]
+
+
+@admin.register(Suspension)
+class SuspensionAdmin(ReadOnlyAdmin):
+    list_display = ["started_at", "ends_at", "sub_account", "cause", "lifted_at", "lifted_by"]
+    list_filter = ["cause", "sub_account__agency"]
+    list_select_related = ["sub_account", "lifted_by"]
+
+
+@admin.register(RateBucket)
+class RateBucketAdmin(ReadOnlyAdmin):
+    list_display = ["hour", "sub_account", "outbound", "finalized", "delivered", "undelivered", "opt_outs"]
+    list_filter = ["sub_account__agency"]
+    date_hierarchy = "hour"
+    list_select_related = ["sub_account"]
+
+
+@admin.register(LimitExtensionRequest)
+class LimitExtensionRequestAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "sub_account", "requested_limit", "status", "granted_limit", "decided_by"]
+    list_filter = ["status"]
+    list_select_related = ["sub_account", "decided_by"]
+
+
+@admin.register(SnowshoeHold)
+class SnowshoeHoldAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "sub_account", "status", "submitted_at", "decided_by"]
+    list_filter = ["status"]
+    list_select_related = ["sub_account", "decided_by"]
+
+
+@admin.register(BusinessInfoChange)
+class BusinessInfoChangeAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "sub_account", "user"]
+    list_select_related = ["sub_account", "user"]

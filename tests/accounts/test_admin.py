@@ -1,0 +1,31 @@
+"""The Django admin, for superusers: every registered model's list renders (with the world's
+rows), and the append-only compliance records cannot be added, changed or deleted there (R2)."""
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from accounts.models import User
+
+pytestmark = pytest.mark.django_db
+
+APPEND_ONLY = ["consentevent", "dndchange", "violation", "suspension", "ratebucket", "businessinfochange"]
+
+
+@pytest.fixture
+def root(client, world):
+    client.force_login(User.objects.create_superuser("root@ops.test", "x"))
+    return client
+
+
+@pytest.mark.parametrize("model", list(admin.site._registry), ids=lambda m: m._meta.label)
+def test_every_admin_list_renders(root, model):
+    opts = model._meta
+    assert root.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")).status_code == 200
+
+
+@pytest.mark.parametrize("name", APPEND_ONLY)
+def test_compliance_records_are_read_only(root, name):
+    assert root.get(reverse(f"admin:compliance_{name}_add")).status_code == 403
+    model = next(m for m in admin.site._registry if m._meta.model_name == name)
+    assert not admin.site._registry[model].has_delete_permission(None)
