@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from accounts import access
 from accounts.forms import BusinessInfoForm
-from accounts.models import AGENCY_ROLES, Agency, SubAccount
+from accounts.models import AGENCY_ROLES, Agency, Role, SubAccount
+from compliance import dashboard
 from compliance import services as compliance_services
 
 
@@ -43,22 +44,29 @@ def switch(request):
 @login_required
 def agency_detail(request, agency_id):
     agency = access.get_agency_for(request.user, agency_id)
-    sub_accounts = agency.sub_accounts.order_by("name")
-    return render(request, "accounts/agency_detail.html", {"agency": agency, "sub_accounts": sub_accounts})
+    rows = dashboard.rows(agency.sub_accounts.order_by("name"), timezone.now())  # R8 rates, status
+    return render(request, "accounts/agency_detail.html", {"agency": agency, "rows": rows})
 
 
 @login_required
 def subaccount_dashboard(request, sub_account_id):
     sub_account = access.get_subaccount_for(request.user, sub_account_id)
+    role, now = access.role_in(request.user, sub_account), timezone.now()
+    health = dashboard.messaging_health(sub_account, now)  # R8
+    self_lift = dashboard.self_lift_offer(
+        suspension=health.suspension, agency=sub_account.agency, is_agency_admin=role == Role.AGENCY_ADMIN, now=now
+    )  # R9 last bullet
     return render(
         request,
         "accounts/subaccount_dashboard.html",
         {
             "sub_account": sub_account,
-            "role": access.role_in(request.user, sub_account),
+            "role": role,
             "members": sub_account.memberships.select_related("user").order_by("role"),
             "nav": "dashboard",
-            "ramp": compliance_services.ramp_card(sub_account, timezone.now()),
+            "ramp": compliance_services.ramp_card(sub_account, now),
+            "health": health,
+            "self_lift": self_lift,
         },
     )
 

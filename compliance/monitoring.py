@@ -94,12 +94,15 @@ def window_counts(*, sub_account_id, now) -> rates.Counts:
     return rates.Counts(**{name: value or 0 for name, value in totals.items()})
 
 
-def window_counts_all(*, now) -> dict:
-    """Every sub-account with counters in the trailing window → its Counts (one query)."""
+def window_counts_all(*, now, sub_account_ids=None) -> dict:
+    """Every sub-account (or those of `sub_account_ids`) with counters in the trailing window →
+    its Counts (one query)."""
     first, last = rates.window_hours(now, get_policy())
+    buckets = RateBucket.objects.filter(hour__gte=first, hour__lte=last)
+    if sub_account_ids is not None:
+        buckets = buckets.filter(sub_account_id__in=list(sub_account_ids))
     rows = (
-        RateBucket.objects.filter(hour__gte=first, hour__lte=last)
-        .values("sub_account_id")
+        buckets.values("sub_account_id")
         .annotate(o=Sum("outbound"), f=Sum("finalized"), u=Sum("undelivered"), x=Sum("opt_outs"))
         .order_by()
     )
@@ -340,3 +343,74 @@ def violation_email(violation: Violation) -> EmailMultiAlternatives:
     )  # fmt: skip
     message.attach_alternative(render_to_string(f"compliance/email/{name}.html", context), "text/html")
     return message
+
+
+# --- Rebuilding the counters ----------------------------------------------------------------
+
+
+def rates_rebuild(*, sub_account_id, since) -> int:
+    """Recompute a sub-account's counters from `since` (a whole UTC hour) from the message
+    table, counting what the live path counts: `sent` at the hour of `sent_at`, final statuses
+    at the hour of `final_at`, opt-outs at the hour their ConsentEvent was stored. For data
+    that predates the counters (an upgrade, an import) and for demo data; live counting never
+    needs it. Returns the number of hour rows written."""
+    from django.db.models import Count, Q
+    from django.db.models.functions import TruncDay, TruncHour
+
+    from compliance.models import ConsentEvent
+    from messaging.models import Direction, Message, Status
+
+    policy = get_policy()
+    outbound = Message.objects.filter(sub_account_id=sub_account_id, direction=Direction.OUTBOUND).exclude(
+        source__in=policy.COMPLIANCE_SOURCES
+    )
+    handed = (Status.SENT, Status.DELIVERED, Status.UNDELIVERED)
+    hours: dict = {}
+
+    def add(rows, **names):
+        for row in rows:
+            bucket = hours.setdefault(row["h"], dict.fromkeys(("outbound", "finalized", "delivered", "undelivered",
+                                                                "opt_outs"), 0))  # fmt: skip
+            for field, key in names.items():
+                bucket[field] += row[key]
+
+    add(
+        outbound.filter(status__in=handed, sent_at__gte=since)
+        .annotate(h=TruncHour("sent_at", tzinfo=rates.UTC))
+        .values("h").annotate(n=Count("pk")).order_by(),
+        outbound="n",
+    )  # fmt: skip
+    add(
+        outbound.filter(status__in=(Status.DELIVERED, Status.UNDELIVERED), final_at__gte=since)
+        .annotate(h=TruncHour("final_at", tzinfo=rates.UTC))
+        .values("h")
+        .annotate(f=Count("pk"), d=Count("pk", filter=Q(status=Status.DELIVERED)),
+                  u=Count("pk", filter=Q(status=Status.UNDELIVERED)))
+        .order_by(),
+        finalized="f", delivered="d", undelivered="u",
+    )  # fmt: skip
+    add(
+        ConsentEvent.objects.filter(
+            sub_account_id=sub_account_id, kind=ConsentEvent.Kind.OPT_OUT, message__isnull=False, created_at__gte=since
+        )
+        .annotate(h=TruncHour("created_at", tzinfo=rates.UTC))
+        .values("h").annotate(n=Count("pk")).order_by(),
+        opt_outs="n",
+    )  # fmt: skip
+    codes = (
+        outbound.filter(status=Status.UNDELIVERED, final_at__gte=since)
+        .annotate(day=TruncDay("final_at", tzinfo=rates.UTC))
+        .values("day", "error_code").annotate(n=Count("pk")).order_by()
+    )  # fmt: skip
+    with transaction.atomic():
+        RateBucket.objects.filter(sub_account_id=sub_account_id, hour__gte=since).delete()
+        RateBucket.objects.bulk_create(RateBucket(sub_account_id=sub_account_id, hour=h, **v) for h, v in hours.items())
+        UndeliveredCode.objects.filter(sub_account_id=sub_account_id, day__gte=since.date()).delete()
+        UndeliveredCode.objects.bulk_create(
+            UndeliveredCode(
+                sub_account_id=sub_account_id, day=row["day"].date(), code=(row["error_code"] or "none")[:10],
+                count=row["n"],
+            )
+            for row in codes
+        )  # fmt: skip
+    return len(hours)

@@ -12,6 +12,10 @@ urlpatterns = [
     path("s/<uuid:sub_account_id>/holds/<uuid:hold_id>/justify/", views.snowshoe_justify, name="snowshoe_justify"),
     path("support/snowshoe/", views.support_snowshoe, name="support_snowshoe"),
     path("support/snowshoe/<uuid:hold_id>/decide/", views.support_snowshoe_decide, name="support_snowshoe_decide"),
+    path(
+        "s/<uuid:sub_account_id>/suspensions/<uuid:suspension_id>/lift/", views.suspension_lift, name="suspension_lift"
+    ),
+    path("support/risk/", views.support_risk, name="support_risk"),
     path(C + "dnd/remove/", views.dnd_remove, name="dnd_remove"),
     path(C + "consent/new/", views.consent_record, name="consent_record"),
     path(C + "consent/proof/", views.consent_proof, name="consent_proof"),

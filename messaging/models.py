@@ -211,6 +211,8 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["contact", "created_at"], name="message_contact_created_idx"),
             models.Index(fields=["sub_account", "created_at"], name="message_subaccount_created_idx"),
+            # R8 dashboard: failed-before-the-carrier by reason, without scanning every message.
+            models.Index(fields=["sub_account", "created_at"], name="message_failed_idx", condition=Q(status="failed")),
             models.Index(fields=["status", "send_after"], name="message_queued_idx", condition=Q(status="queued")),
             models.Index(fields=["batch"], name="message_batch_idx", condition=~Q(batch="")),
             models.Index(fields=["claim_token"], name="message_claim_idx", condition=Q(claim_token__isnull=False)),

@@ -54,6 +54,18 @@ def kwargs_for(params, world, tenant):
 
         sub = world.a1 if tenant == "a" else world.b1
         objects["bulk_id"] = BulkSend.objects.create(sub_account=sub, body="Hi", audience="All contacts").pk
+    if "suspension_id" in params:
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from compliance.models import Suspension, Violation
+
+        sub, now = (world.a1 if tenant == "a" else world.b1), timezone.now()
+        violation = Violation.objects.create(sub_account=sub, kind="error_rate", level="suspension", action="t")
+        objects["suspension_id"] = Suspension.objects.create(
+            sub_account=sub, cause="error_rate", violation=violation, started_at=now, ends_at=now + timedelta(hours=1)
+        ).pk
     missing = [p for p in params if p not in objects]
     assert not missing, f"tenant test has no object for URL parameter(s) {missing}: add one to kwargs_for()"
     return {p: objects[p] for p in params}
