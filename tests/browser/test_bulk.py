@@ -43,7 +43,7 @@ def test_compose_preview_confirm_and_watch_progress(owner_page, live_server, run
     expect(page.get_by_test_id("will-send")).to_have_text("90")
     expect(page.get_by_test_id("skip-consent")).to_have_text("10")
     expect(page.get_by_test_id("ramp-sentence")).to_have_count(0)
-    assert not Message.objects.exists()  # nothing is sent by the preview
+    assert not Message.objects.filter(sub_account=sunrise).exists()  # nothing is sent by the preview
 
     page.get_by_role("button", name="Confirm and send").click()
     expect(page).to_have_url(re.compile(r"/bulk/[0-9a-f-]{36}/$"))

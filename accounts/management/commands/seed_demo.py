@@ -9,8 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Agency, Membership, Role, SubAccount, User
+from compliance import monitoring, rates
 from compliance.models import ConsentEvent
-from messaging.models import Consent, Contact, PhoneNumber, Tag
+from messaging.models import Consent, Contact, Direction, Message, PhoneNumber, Source, Status, Tag
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - printed for demo logins
 
@@ -58,6 +59,12 @@ FIRST = [
 LAST = ["Adams", "Baker", "Clark", "Diaz", "Evans", "Fox", "Garcia", "Hill", "Ito", "Jones", "Khan", "Lopez", "Moore"]
 TAGS = ["patient", "lead", "vip", "newsletter"]
 CONTACTS_PER_SUBACCOUNT = 100  # 555-0100…0199: numbers reserved for fiction
+# Agency ages: Acme may lift a suspension itself (R9: older than 90 days), Globex may not yet.
+AGENCY_AGE_DAYS = {"Acme Marketing": 400, "Globex Growth": 30}
+# Two weeks of bulk sends for Harbor Fitness, so its dashboard has history (R8 charts): the
+# share of undelivered messages per day, one bad list five days ago.
+HISTORY_SUBACCOUNT, HISTORY_DAYS, HISTORY_PER_DAY = "Harbor Fitness", 14, 60
+HISTORY_CODES = ["30003", "30005", "30006", "30007"]
 
 
 class Command(BaseCommand):
@@ -69,7 +76,10 @@ class Command(BaseCommand):
         now = timezone.now()
         subs = {}
         for agency_name, name, business, tz, numbers, area in SUB_ACCOUNTS:
-            agency, _ = Agency.objects.get_or_create(name=agency_name)
+            agency, created = Agency.objects.get_or_create(name=agency_name)
+            if created:
+                age = timedelta(days=AGENCY_AGE_DAYS[agency_name])
+                Agency.objects.filter(pk=agency.pk).update(created_at=now - age)
             sub, _ = SubAccount.objects.get_or_create(
                 agency=agency, name=name, defaults={"business_name": business, "time_zone": tz}
             )
@@ -102,6 +112,8 @@ class Command(BaseCommand):
                         consent_text=f"I agree to receive texts from {sub.business_name}. Reply STOP to opt out.",
                     )
 
+        _history(subs[HISTORY_SUBACCOUNT], rng, now)
+
         lines = []
         for email, role, scope, label in USERS:
             user = User.objects.filter(email=email).first() or User(email=email)
@@ -122,3 +134,35 @@ class Command(BaseCommand):
 
         self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):"))
         self.stdout.write("\n".join(lines))
+
+
+def _history(sub, rng, now):
+    """Past bulk sends as they would have gone through the carrier (delivered or undelivered
+    with a code), then the R8 counters rebuilt from them. Only once: skipped when the
+    sub-account has sent anything."""
+    if Message.objects.filter(sub_account=sub, direction=Direction.OUTBOUND).exists():
+        return
+    contacts = list(sub.contacts.filter(consent=Consent.GRANTED).order_by("phone"))
+    number = sub.phone_numbers.values_list("number", flat=True).first()
+    body = "Harbor Fitness: new spin classes at 6am and 7pm this week. Book in the app!"
+    texted = set()
+    for day in range(HISTORY_DAYS, 0, -1):
+        at = (now - timedelta(days=day)).replace(hour=15, minute=0, second=0, microsecond=0)
+        error_share = 0.14 if day == 5 else rng.uniform(0.01, 0.05)
+        rows = []
+        for contact in rng.sample(contacts, k=min(HISTORY_PER_DAY, len(contacts))):
+            undelivered = rng.random() < error_share
+            code = rng.choice(HISTORY_CODES) if undelivered else ""
+            initial = f"{body}\nThanks, {sub.business_name}\nReply STOP to unsubscribe"  # R5/R6
+            sent_body = body if contact.pk in texted else initial
+            texted.add(contact.pk)
+            rows.append(Message(
+                sub_account=sub, contact=contact, direction=Direction.OUTBOUND, source=Source.BULK,
+                status=Status.UNDELIVERED if undelivered else Status.DELIVERED, body=body, body_sent=sent_body,
+                from_number=number, to_number=contact.phone, error_code=code,
+                provider_sid=f"SMdemo{day:02d}{contact.phone[-4:]}", sent_at=at, final_at=at + timedelta(seconds=4),
+            ))  # fmt: skip
+        Message.objects.bulk_create(rows)
+        Message.objects.filter(pk__in=[m.pk for m in rows]).update(created_at=at)  # auto_now_add set it to now
+    Contact.objects.filter(pk__in=texted).update(last_message_at=now - timedelta(days=1), last_message_preview=body)
+    monitoring.rates_rebuild(sub_account_id=sub.pk, since=rates.hour_of(now - timedelta(days=HISTORY_DAYS + 1)))
