@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Agency, Membership, Role, SubAccount, User
 from compliance import monitoring, rates
-from compliance.models import ConsentEvent
+from compliance.models import ConsentEvent, RampState
 from messaging.models import Consent, Contact, Direction, Message, PhoneNumber, Source, Status, Tag
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - printed for demo logins
@@ -61,8 +61,8 @@ TAGS = ["patient", "lead", "vip", "newsletter"]
 CONTACTS_PER_SUBACCOUNT = 100  # 555-0100…0199: numbers reserved for fiction
 # Agency ages: Acme may lift a suspension itself (R9: older than 90 days), Globex may not yet.
 AGENCY_AGE_DAYS = {"Acme Marketing": 400, "Globex Growth": 30}
-# Two weeks of bulk sends for Harbor Fitness, so its dashboard has history (R8 charts): the
-# share of undelivered messages per day, one bad list five days ago.
+# Two weeks of bulk sends for Harbor Fitness, so its dashboard has history (R8 charts): a few
+# undelivered messages a day, a worse list five days ago.
 HISTORY_SUBACCOUNT, HISTORY_DAYS, HISTORY_PER_DAY = "Harbor Fitness", 14, 60
 HISTORY_CODES = ["30003", "30005", "30006", "30007"]
 
@@ -148,10 +148,11 @@ def _history(sub, rng, now):
     texted = set()
     for day in range(HISTORY_DAYS, 0, -1):
         at = (now - timedelta(days=day)).replace(hour=15, minute=0, second=0, microsecond=0)
-        error_share = 0.14 if day == 5 else rng.uniform(0.01, 0.05)
+        # 1–3 undelivered a day, 4 of 60 (6.7 %, above the healthy band, below a violation) five days ago.
+        bad = 4 if day == 5 else rng.randint(1, 3)
         rows = []
-        for contact in rng.sample(contacts, k=min(HISTORY_PER_DAY, len(contacts))):
-            undelivered = rng.random() < error_share
+        for i, contact in enumerate(rng.sample(contacts, k=min(HISTORY_PER_DAY, len(contacts)))):
+            undelivered = i < bad
             code = rng.choice(HISTORY_CODES) if undelivered else ""
             initial = f"{body}\nThanks, {sub.business_name}\nReply STOP to unsubscribe"  # R5/R6
             sent_body = body if contact.pk in texted else initial
@@ -165,4 +166,9 @@ def _history(sub, rng, now):
         Message.objects.bulk_create(rows)
         Message.objects.filter(pk__in=[m.pk for m in rows]).update(created_at=at)  # auto_now_add set it to now
     Contact.objects.filter(pk__in=texted).update(last_message_at=now - timedelta(days=1), last_message_preview=body)
+    # R7: 60 a day never filled level 1's 100, so the ramp stayed at level 1; its window is the last send's.
+    first = (now - timedelta(days=HISTORY_DAYS)).replace(hour=15, minute=0, second=0, microsecond=0)
+    RampState.objects.update_or_create(
+        sub_account=sub, defaults={"level": 1, "started_at": first, "window_start": at, "window_count": len(rows)}
+    )
     monitoring.rates_rebuild(sub_account_id=sub.pk, since=rates.hour_of(now - timedelta(days=HISTORY_DAYS + 1)))
