@@ -84,13 +84,14 @@ def fail_pending_to(contact, reason: str) -> int:
     pending = Message.objects.filter(contact=contact, direction="outbound").filter(
         Q(status=Status.QUEUED) | Q(status=Status.SENDING, handed_at__isnull=True)
     )
-    rows = list(pending.values_list("pk", "ramp_window"))
+    # Locked: a dispatch run handing one of them off meanwhile waits for us, then finds it
+    # failed; without the lock a row handed off between this read and the UPDATE would get a
+    # false "failed" event and give back ramp capacity it used.
+    rows = list(pending.select_for_update().values_list("pk", "ramp_window"))
     ids = [pk for pk, _ in rows]
     if not ids:
         return 0
-    Message.objects.filter(pk__in=ids).filter(
-        Q(status=Status.QUEUED) | Q(status=Status.SENDING, handed_at__isnull=True)
-    ).update(status=Status.FAILED, failure_reason=reason, final_at=now)
+    Message.objects.filter(pk__in=ids).update(status=Status.FAILED, failure_reason=reason, final_at=now)
     for window in {w for _, w in rows if w}:
         ramp_release(
             sub_account_id=contact.sub_account_id, window_start=window, count=sum(1 for _, w in rows if w == window)

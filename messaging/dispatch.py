@@ -118,9 +118,12 @@ def record(message: Message, outcome) -> None:
         services.provider_rejected(message, code=outcome.code, reason=outcome.reason)
     elif isinstance(outcome, ProviderRetryable):
         # Still refused after the in-job retries: nothing was sent, back to the queue.
-        Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
-            status=Status.QUEUED, claim_token=None, handed_at=None, send_after=now + timedelta(seconds=30)
-        )
+        with transaction.atomic():
+            if Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
+                status=Status.QUEUED, claim_token=None, handed_at=None, send_after=now + timedelta(seconds=30)
+            ):
+                services.record_event(message, status=Status.QUEUED, source="dispatch",
+                                      detail=f"provider busy, retried in 30 s: {outcome}")  # fmt: skip
     elif isinstance(outcome, ProviderOutcomeUnknown):
         with transaction.atomic():
             if Message.objects.filter(pk=message.pk, status=Status.SENDING).update(status=Status.UNKNOWN):
@@ -183,7 +186,12 @@ def sweep() -> dict:
         services.enqueue_dispatch([str(pk) for pk in due])
     stale = Message.objects.filter(status=Status.SENDING, claimed_at__lt=now - STALE_AFTER)
     # Claimed but never handed to the provider: provably unsent, so back to the queue.
-    stale.filter(handed_at__isnull=True).update(status=Status.QUEUED, claim_token=None)
+    for message in stale.filter(handed_at__isnull=True)[:5000]:
+        with transaction.atomic():
+            if Message.objects.filter(pk=message.pk, status=Status.SENDING, handed_at__isnull=True).update(
+                status=Status.QUEUED, claim_token=None
+            ):
+                services.record_event(message, status=Status.QUEUED, source="sweep", detail="dispatch interrupted")
     for message in stale.filter(handed_at__isnull=False):
         with transaction.atomic():
             if Message.objects.filter(pk=message.pk, status=Status.SENDING).update(status=Status.UNKNOWN):

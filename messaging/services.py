@@ -248,12 +248,15 @@ def message_resend(*, message: Message, user=None) -> Message:
 
 
 def _touch_conversations(messages, now):
-    """Keep each thread's summary (latest activity, preview) current without scanning."""
-    latest = {}
-    for m in messages:
-        latest[m.contact_id] = m
-    for contact_id, m in latest.items():
-        Contact.objects.filter(pk=contact_id).update(last_message_at=now, last_message_preview=m.body[:120])
+    """Keep each thread's summary (latest activity, preview) current without scanning. One
+    send call has one body, so one UPDATE per chunk of contacts, not one per contact."""
+    if not messages:
+        return
+    ids = list({m.contact_id for m in messages})
+    preview = messages[-1].body[:120]
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        Contact.objects.filter(pk__in=chunk).update(last_message_at=now, last_message_preview=preview)
 
 
 def enqueue_dispatch(message_ids: list[str]) -> None:

@@ -8,8 +8,9 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 
+from compliance.models import RampState
 from messaging import dispatch, services
-from messaging.models import Contact, Message, Status
+from messaging.models import Contact, Message, MessageEvent, Status
 from messaging.providers import memory
 
 pytestmark = [
@@ -64,3 +65,8 @@ def test_stop_during_a_running_batch(world, settings):
             assert (m.status, m.failure_reason) == (Status.FAILED, "Recipient opted out."), pk
     # At most one wave was already on its way when the STOP committed.
     assert len(sent) - stop_stored_at["outbox"] <= settings.SMS_MAX_CONCURRENCY
+    # The audit trail agrees: no message that went out has an opt-out "failed" event, and the
+    # ramp counts exactly what reached the carrier (nothing given back for a sent message).
+    sent_ids = [m.pk for m in sent]
+    assert not MessageEvent.objects.filter(message_id__in=sent_ids, source="opt-out").exists()
+    assert RampState.objects.get(sub_account=world.a1).window_count == len(sent)
