@@ -172,7 +172,9 @@ def _aggregate(contacts) -> tuple[int, int, int]:
 
 
 def ramp_over_limit(sub_account: SubAccount, wanted: int, now: datetime, policy: Policy) -> tuple[int, str]:
-    """R7: how many of `wanted` would be failed, and the exact sentence ("" when all fit)."""
+    """R7: how many of `wanted` would be failed at `now` (the send time: for a scheduled send,
+    the ramp as it will stand then, from what is known today), and the exact sentence ("" when
+    all fit)."""
     state = RampState.objects.filter(sub_account=sub_account).first() or RampState(sub_account=sub_account)
     current = ramp.roll_forward(state.as_ramp(), now, policy)
     available = 0 if ramp.is_restricted(current, now) else max(0, ramp.limit_of(current, policy) - current.window_count)
@@ -201,7 +203,7 @@ def bulk_preview(
         sub_account, kind=audience["kind"], tag_ids=audience.get("tag_ids", ()),
         contact_ids=audience.get("contact_ids", ()), source=source, policy=policy,
     )  # fmt: skip
-    over, sentence = ramp_over_limit(sub_account, total - dnd - no_consent, now, policy)
+    over, sentence = ramp_over_limit(sub_account, total - dnd - no_consent, send_at or now, policy)
     # R11: the numbers this body went out from in 24 h, the new ones included; held above the policy's count.
     numbers = compliance_services.snowshoe_numbers(
         sub_account=sub_account, body=body, from_numbers=from_numbers, now=now
@@ -268,6 +270,7 @@ def bulk_send_start(
         services.messages_send(
             sub_account=sub_account, contacts=batch.order_by("phone"), body=body, source=source, user=user,
             send_after=send_at, batch=bulk.pk.hex, bulk_send=bulk, hold=hold, from_numbers=from_numbers,
+            ramp_sentence=preview["ramp_sentence"],  # R7: the sentence as confirmed, on every batch
         )  # fmt: skip
     bulk_refresh_status(bulk)
     return bulk

@@ -94,6 +94,36 @@ def recheck(messages: list[Message]) -> list[Message]:
     return ready
 
 
+def reserve_deferred(messages: list[Message], now) -> list[Message]:
+    """R7 for messages that were scheduled: their capacity is reserved now, in the window they
+    are actually sent in, under the ramp row lock; what does not fit fails with R7's words.
+    Messages reserved when they were queued (ramp_window set) and keyword replies pass through."""
+    policy = get_policy()
+    waiting: dict = {}
+    for m in messages:
+        if m.ramp_window is None and m.source not in policy.COMPLIANCE_SOURCES:
+            waiting.setdefault(m.sub_account_id, []).append(m)
+    refused = set()
+    for sub_account_id, group in waiting.items():
+        with transaction.atomic():
+            granted, window, sentence = compliance_services.ramp_reserve(
+                sub_account_id=sub_account_id, wanted=len(group), now=now
+            )
+            ids = [m.pk for m in group[:granted]]
+            # Conditional: an opt-out may have failed one meanwhile; its capacity goes back.
+            stamped = Message.objects.filter(pk__in=ids, status=Status.SENDING).update(ramp_window=window)
+            if stamped < len(ids):
+                compliance_services.ramp_release(sub_account_id=sub_account_id, window_start=window,
+                                                 count=len(ids) - stamped)  # fmt: skip
+        for m in group[:granted]:
+            m.ramp_window = window
+        reason = services.ramp_refusal(source=group[0].source, wanted=len(group), sentence=sentence)
+        for m in group[granted:]:
+            fail(m, reason)
+            refused.add(m.pk)
+    return [m for m in messages if m.pk not in refused]
+
+
 def _send_with_retries(provider, sms: OutgoingSms):
     """Runs in a pool thread: no database access here, only the provider call."""
     base = settings.SMS_RETRY_BACKOFF_SECONDS  # 429s and refused connections: backoff, 3 retries
@@ -154,7 +184,7 @@ def hand_off(wave: list[Message], now) -> list[Message]:
 def dispatch_batch(message_ids: list[str]) -> dict:
     """The RQ job. Safe to run twice: the second run claims nothing."""
     _token, claimed = claim(message_ids, timezone.now())
-    ready = recheck(claimed)
+    ready = reserve_deferred(recheck(claimed), timezone.now())
     provider = get_provider()
     callback = settings.PUBLIC_BASE_URL + reverse("twilio_status")
     width = max(1, settings.SMS_MAX_CONCURRENCY)

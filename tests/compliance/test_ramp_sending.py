@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db.models import Count
 from django.utils import timezone
 
 from compliance.models import RampState
@@ -101,3 +102,49 @@ def test_refused_by_a_rule_takes_no_capacity(world, contacts):
     Contact.objects.filter(pk=contacts[0].pk).update(dnd="permanent")
     assert one_to_one(world, contacts[0]).status == Status.FAILED
     assert window_count(world) == 0
+
+
+# --- Scheduled messages count in the window they are sent in ---------------------------------
+
+
+def test_r7_scheduling_reserves_nothing_today(world, contacts):
+    later = timezone.now() + timedelta(days=7)
+    scheduled = services.messages_send(
+        sub_account=world.a1, contacts=contacts[:100], body="Next week", source="campaign", send_after=later
+    )
+    assert {m.status for m in scheduled} == {Status.QUEUED} and {m.ramp_window for m in scheduled} == {None}
+    assert window_count(world) == 0
+    assert one_to_one(world, contacts[100]).status == Status.QUEUED  # today is not restricted
+
+
+def test_r7_a_scheduled_send_is_counted_and_limited_when_it_goes(world, contacts, memory_provider):
+    start = timezone.now()
+    later = start + timedelta(days=7)
+    scheduled = services.messages_send(
+        sub_account=world.a1, contacts=contacts[:110], body="Next week", source="campaign", send_after=later
+    )
+    with time_machine.travel(later + timedelta(minutes=1), tick=False):
+        one_to_one(world, contacts[110])  # the new window's first message
+        dispatch.dispatch_batch([str(m.pk) for m in scheduled])
+        statuses = dict(Message.objects.filter(source="campaign").values_list("status").annotate(n=Count("pk")))
+        assert statuses == {Status.SENT: 99, Status.FAILED: 11}
+        failed = Message.objects.filter(source="campaign", status=Status.FAILED).first()
+        assert failed.failure_reason == (
+            "You are allowed to send 100 message(s) in a day. You have already sent 1 message(s). "
+            "If you wish to proceed, 11 Message(s) will be failed."
+        )
+        state = RampState.objects.get(sub_account=world.a1)
+        assert state.window_count == 100 and state.restricted_until == later + timedelta(minutes=1, hours=24)
+    assert len(memory_provider.outbox) == 99
+
+
+def test_r7_a_scheduled_message_opted_out_before_it_goes_takes_no_capacity(world, contacts):
+    later = timezone.now() + timedelta(hours=2)
+    [message] = services.messages_send(
+        sub_account=world.a1, contacts=contacts[:1], body="Later", source="campaign", send_after=later
+    )
+    services.inbound_receive(sid="SMstop1", from_=contacts[0].phone, to="+16465550101", body="STOP")
+    with time_machine.travel(later, tick=False):
+        dispatch.dispatch_batch([str(message.pk)])
+    message.refresh_from_db()
+    assert message.status == Status.FAILED and window_count(world) == 0  # the STOP confirmation is exempt (R3)

@@ -481,3 +481,14 @@ def test_r8_a_campaign_scheduled_after_the_suspension_ends_is_queued(world, logi
     confirm(client, world, response)
     sent = BulkSend.objects.get()
     assert sent.messages.filter(status=Status.QUEUED).count() == 23
+
+
+def test_r7_every_batch_records_the_sentence_the_user_confirmed(world, login, audience, monkeypatch):
+    ramp_at_level_1_with(world, 90)
+    monkeypatch.setattr(bulk, "BATCH", 7)  # 30 contacts in 5 calls: each would compute its own sentence
+    client = login(world.a1_owner)
+    response = preview(client, world)
+    assert SENTENCE in response.content.decode()
+    confirm(client, world, response)
+    over = Message.objects.filter(failure_reason__startswith="You are allowed")
+    assert over.count() == 13 and set(over.values_list("failure_reason", flat=True)) == {SENTENCE}
