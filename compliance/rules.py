@@ -137,6 +137,29 @@ def contains_opt_out_keyword(body: str, policy: Policy) -> bool:
     return any(f" {k.casefold()} " in words for k in policy.OPT_OUT_KEYWORDS)
 
 
+INSTRUCTION_VERBS = ("reply", "text", "txt", "send", "respond")
+
+
+def carries_opt_out_instruction(body: str, policy: Policy) -> bool:
+    """R5: does the body already tell the reader how to opt out, so the opt-out text would say
+    it twice? An opt-out keyword (R3 list, whole word) counts when it is written as one — in
+    capitals (`Reply STOP to quit`, `END to opt out`) or right after reply/text/send (`text stop
+    to end`). Ordinary words that happen to be keywords do not (`Sale ends at the end of the
+    month`, `Stop by our store`, `Reply to cancel or reschedule`), or those messages would go
+    out with no way to opt out at all."""
+    cased = _words((body or "").replace("\u2019", "'"))
+    words = [w.casefold() for w in cased]
+    for keyword in policy.OPT_OUT_KEYWORDS:
+        parts = keyword.casefold().split()
+        n = len(parts)
+        for i in range(len(words) - n + 1):
+            if words[i : i + n] != parts:
+                continue
+            if all(w.isupper() for w in cased[i : i + n]) or (i and words[i - 1] in INSTRUCTION_VERBS):
+                return True
+    return False
+
+
 # --- R5/R6 composition ----------------------------------------------------------------------
 
 MERGE_FIELDS = ("first_name", "last_name", "full_name", "phone", "email", "business_name")
@@ -182,12 +205,13 @@ def compose(
     - Sender identification on the initial message for SENDER_ID_SOURCES (bulk); never one-to-one.
     - Opt-out language on the initial message for OPT_OUT_SOURCES (bulk); for one-to-one only
       when it is the first text ever to a contact who has never texted in; never when the body
-      already carries an opt-out keyword, so it never appears twice."""
+      already carries an opt-out instruction (a keyword written as one), so it never appears
+      twice."""
     parts = [body.strip()]
     if is_initial and source in policy.SENDER_ID_SOURCES and source != "one_to_one":
         parts.append(sender_text_of(sender_text, business_name, policy))
     wants_opt_out = is_initial and (source in policy.OPT_OUT_SOURCES or (source == "one_to_one" and not has_texted_in))
-    if wants_opt_out and not contains_opt_out_keyword(body, policy):
+    if wants_opt_out and not carries_opt_out_instruction(body, policy):
         parts.append(opt_out_text_of(opt_out_text, policy))
     return "\n".join(parts)
 

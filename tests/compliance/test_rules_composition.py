@@ -3,7 +3,7 @@
 import pytest
 
 from compliance.policy import Policy
-from compliance.rules import compose, merge, merge_fields_unknown, opt_out_text_problem
+from compliance.rules import carries_opt_out_instruction, compose, merge, merge_fields_unknown, opt_out_text_problem
 
 POLICY = Policy()
 
@@ -65,3 +65,26 @@ def test_merge_fields():
     )
     assert merge("Hi {first_name}!", {"first_name": None}) == "Hi !"
     assert merge_fields_unknown("Hi {frist_name} {first_name}") == ["frist_name"]
+
+
+@pytest.mark.parametrize(
+    ("body", "carries"),
+    [
+        ("Deals inside. Reply STOP to quit", True),
+        ("Text stop to end these messages", True),
+        ("Reply END to opt out", True),
+        ("UNSUBSCRIBE anytime", True),
+        ("Reply OPT OUT to leave", True),
+        ("Send “cancel” to stop", True),
+        # Keywords that are ordinary words here: the opt-out text is still appended (R5).
+        ("Sale ends at the end of the month", False),
+        ("Stop by our store today", False),
+        ("Reply to cancel or reschedule", False),
+        ("Quit sugar with our 30-day plan", False),
+        ("Nonstop deals!", False),
+    ],
+)
+def test_r5_what_counts_as_an_opt_out_instruction_already_in_the_body(body, carries):
+    assert carries_opt_out_instruction(body, POLICY) is carries
+    composed = c(body)
+    assert composed.endswith("Reply STOP to unsubscribe") is not carries
