@@ -83,7 +83,13 @@ def release(ramp: Ramp, count: int, window_start: datetime | None, now: datetime
     ramp = roll_forward(ramp, now, policy)
     if window_start is None or ramp.window_start != window_start:
         return ramp
-    return replace(ramp, window_count=max(0, ramp.window_count - count))
+    ramp = replace(ramp, window_count=max(0, ramp.window_count - count))
+    if ramp.window_count == 0 and ramp.restricted_until is None:
+        # Nothing of this window reached the carrier: it never opened (a window opens, and the
+        # ramp starts, with the first successfully sent SMS).
+        first_window = ramp.started_at == ramp.window_start
+        ramp = replace(ramp, window_start=None, started_at=None if first_window else ramp.started_at)
+    return ramp
 
 
 def bulk_sentence(ramp: Ramp, wanted: int, now: datetime, policy: Policy) -> str:

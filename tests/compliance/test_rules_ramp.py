@@ -1,5 +1,6 @@
 """R7 ramp arithmetic: pure functions of the stored state and `now`, walked at exact boundaries."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -68,6 +69,16 @@ def test_release_gives_back_capacity_of_the_open_window_only():
     state, _ = ramp.reserve(ramp.Ramp(), 50, T0, POLICY)
     assert ramp.release(state, 10, T0, T0 + SECOND, POLICY).window_count == 40
     assert ramp.release(state, 10, T0 - DAY, T0 + SECOND, POLICY).window_count == 50  # an older window
+
+
+def test_a_window_whose_messages_all_failed_before_the_carrier_never_opened():
+    """R7: the ramp starts, and a window opens, with the first successfully sent SMS."""
+    state, _ = ramp.reserve(ramp.Ramp(), 1, T0, POLICY)
+    assert ramp.release(state, 1, T0, T0 + SECOND, POLICY) == ramp.Ramp()
+    # A later window of a started ramp closes the same way but keeps when the ramp started.
+    later, _ = ramp.reserve(replace(state, window_start=None, window_count=0), 3, T0 + 2 * DAY, POLICY)
+    released = ramp.release(later, 3, T0 + 2 * DAY, T0 + 2 * DAY + SECOND, POLICY)
+    assert (released.window_start, released.window_count, released.started_at) == (None, 0, T0)
 
 
 def test_bulk_sentence():

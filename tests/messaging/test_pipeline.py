@@ -204,3 +204,38 @@ def test_sub_account_without_a_number_fails_with_reason(world):
 def test_empty_body_is_refused(world):
     with pytest.raises(services.MessagingError, match="empty"):
         services.message_send_one(sub_account=world.a1, contact=world.a1_contact, body="  ", source="one_to_one")
+
+
+def test_provider_calls_in_flight_are_bounded_by_sms_max_concurrency(world, settings, monkeypatch, memory_provider):
+    """Dispatch overlaps provider calls (more than one in flight) but never more than
+    SMS_MAX_CONCURRENCY at once: the provider's rate limit is not ours to exceed."""
+    import threading
+    import time
+
+    from messaging.providers.memory import MemoryProvider
+
+    settings.SMS_MAX_CONCURRENCY = 4
+    world.ramp_at_top(world.a1)
+    contacts = Contact.objects.bulk_create(
+        Contact(sub_account=world.a1, phone=f"+1305556{i:04d}", consent="granted") for i in range(40)
+    )
+    lock, in_flight, peak = threading.Lock(), [0], [0]
+    original = MemoryProvider.send
+
+    def counting_send(self, sms):
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        try:
+            time.sleep(0.02)  # a provider round trip, long enough for calls to overlap
+            return original(self, sms)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    monkeypatch.setattr(MemoryProvider, "send", counting_send)
+    ids = [str(m.pk) for m in send(world, contacts)]
+    assert dispatch.dispatch_batch(ids) == {"claimed": 40, "sent_to_provider": 40}
+    assert 1 < peak[0] <= settings.SMS_MAX_CONCURRENCY
+    assert len(memory_provider.outbox) == 40
+    assert Message.objects.filter(pk__in=ids, status=Status.SENT).count() == 40
