@@ -1,6 +1,8 @@
 """Twilio, through the real SDK. `TWILIO_API_BASE_URL` points it at a Twilio-compatible server
 (the benchmark's loopback stub, a proxy)."""
 
+from dataclasses import replace
+
 import requests
 from django.conf import settings
 from twilio.base.exceptions import TwilioRestException
@@ -29,8 +31,27 @@ def never_reached_twilio(exc: requests.RequestException) -> bool:
     return isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError)
 
 
+# Twilio's default keyword handling on long codes and toll-free numbers (without Advanced
+# Opt-Out): a message that is exactly one of these words gets Twilio's own reply, and opt-outs
+# put the number on Twilio's block list. Twilio sends OptOutType only with Advanced Opt-Out, so
+# this is how the app knows Twilio already replied (R3: exactly one confirmation). Words not
+# here (REVOKE, OPTOUT, "stop please", "remove me") are answered by the app.
+TWILIO_AUTO_REPLIES = {
+    **dict.fromkeys(("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"), "STOP"),
+    **dict.fromkeys(("START", "YES", "UNSTOP"), "START"),
+    **dict.fromkeys(("HELP", "INFO"), "HELP"),
+}
+
+
 class TwilioProvider(Provider):
     name = "twilio"
+
+    def parse_inbound(self, request):
+        inbound = super().parse_inbound(request)
+        if inbound.opt_out_type:
+            return inbound
+        replied = TWILIO_AUTO_REPLIES.get(inbound.body.strip().upper(), "")
+        return replace(inbound, opt_out_type=replied) if replied else inbound
 
     def __init__(self):
         self._client = None

@@ -126,3 +126,42 @@ def test_dispatch_fails_only_the_number_twilio_rejects(world, stub):
     assert by_number[invalid].failure_reason.startswith("Rejected by the carrier (21211)")
     assert by_number[TO].status == Status.SENT
     assert [r["sid"] for r in stub.received] == [by_number[TO].provider_sid]
+
+
+# --- R3: Twilio answers single standard keywords itself ---------------------------------------
+
+
+@pytest.fixture
+def twilio_inbound(settings, world, client):
+    from tests.messaging.helpers import post_signed
+
+    settings.SMS_BACKEND = "twilio"
+    settings.TWILIO_AUTH_TOKEN = "stub-auth-token"
+    providers._load.cache_clear()
+    contact = Contact.objects.create(sub_account=world.a1, phone="+12125550177", consent="granted")
+
+    def _text(body, sid):
+        params = {"MessageSid": sid, "From": contact.phone, "To": FROM, "Body": body}
+        assert post_signed(client, "/webhooks/twilio/inbound", params, token="stub-auth-token").status_code == 200
+        contact.refresh_from_db()
+        return list(contact.messages.filter(source="keyword_reply").values_list("body", flat=True))
+
+    yield _text
+    providers._load.cache_clear()
+
+
+@pytest.mark.parametrize("body", ["STOP", " stop ", "Cancel", "END", "quit", "STOPALL", "unsubscribe"])
+def test_r3_twilio_already_confirmed_a_single_standard_keyword(twilio_inbound, body):
+    assert twilio_inbound(body, "SMin1") == []  # no second confirmation from the app
+
+
+@pytest.mark.parametrize("body", ["stop please", "Stop!", "remove me", "REVOKE", "optout"])
+def test_r3_the_app_confirms_what_twilio_did_not_catch(twilio_inbound, body):
+    [reply] = twilio_inbound(body, "SMin2")
+    assert reply.startswith("You have been unsubscribed from Sunrise Dental Care")
+
+
+def test_r4_twilio_confirms_start_and_answers_help_itself(twilio_inbound):
+    twilio_inbound("STOP", "SMin3")
+    assert twilio_inbound("START", "SMin4") == []
+    assert twilio_inbound("HELP", "SMin5") == []
