@@ -20,4 +20,5 @@ urlpatterns = [
     path(C + "consent/new/", views.consent_record, name="consent_record"),
     path(C + "consent/proof/", views.consent_proof, name="consent_proof"),
     path(C + "consent/proof.csv", views.consent_proof_csv, name="consent_proof_csv"),
+    path(C + "consent/<int:event_id>/screenshot/", views.consent_screenshot, name="consent_screenshot"),
 ]

@@ -9,8 +9,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.validators import FileExtensionValidator
 from django.db.models import Count
-from django.http import HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -103,8 +104,28 @@ def _proof_rows(request, contact):
         yield [
             contact.phone, contact.name, contact.email, contact.address, e.get_kind_display(),
             e.at.strftime("%Y-%m-%d %H:%M:%S"), e.ip_or_method, e.url, e.source, e.consent_text,
-            request.build_absolute_uri(e.screenshot.url) if e.screenshot else "",
+            request.build_absolute_uri(screenshot_url(contact, e)) if e.screenshot else "",
         ]  # fmt: skip
+
+
+def screenshot_url(contact, event) -> str:
+    return reverse("consent_screenshot", args=[contact.sub_account_id, contact.pk, event.pk])
+
+
+@login_required
+def consent_screenshot(request, sub_account_id, contact_id, event_id):
+    """R9/R10: a consent screenshot, to the sub-account's own users only (uploads are not
+    public media: they can show a person's name, address and phone number)."""
+    _sub_account, contact = _contact(request, sub_account_id, contact_id)
+    event = get_object_or_404(contact.consent_events.exclude(screenshot=""), pk=event_id)
+    try:
+        handle = event.screenshot.open("rb")
+    except FileNotFoundError:
+        raise Http404("The screenshot file is missing.") from None
+    response = FileResponse(handle, filename=event.screenshot.name.rsplit("/", 1)[-1])
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+    return response
 
 
 @login_required

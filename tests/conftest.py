@@ -129,3 +129,9 @@ def run_jobs():
         BurstWorker(queues, connection=queues[0].connection).work(burst=True, with_scheduler=False)
 
     return _run
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    """Uploads (consent and appeal screenshots) go to a directory of the test's own."""
+    settings.MEDIA_ROOT = tmp_path / "media"

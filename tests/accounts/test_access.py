@@ -66,6 +66,17 @@ def kwargs_for(params, world, tenant):
         objects["suspension_id"] = Suspension.objects.create(
             sub_account=sub, cause="error_rate", violation=violation, started_at=now, ends_at=now + timedelta(hours=1)
         ).pk
+    if "event_id" in params:
+        from django.core.files.base import ContentFile
+        from django.utils import timezone
+
+        from compliance.models import ConsentEvent
+
+        contact = a if tenant == "a" else b
+        event = ConsentEvent(sub_account_id=contact.sub_account_id, contact=contact, kind="opt_in", source="Web",
+                             at=timezone.now())  # fmt: skip
+        event.screenshot.save("form.png", ContentFile(b"\x89PNG"), save=True)
+        objects["event_id"] = event.pk
     missing = [p for p in params if p not in objects]
     assert not missing, f"tenant test has no object for URL parameter(s) {missing}: add one to kwargs_for()"
     return {p: objects[p] for p in params}

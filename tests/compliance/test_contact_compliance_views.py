@@ -78,6 +78,17 @@ def test_r10_record_opt_in_with_proof_fields_and_screenshot(world, login, settin
     assert event.screenshot.name.endswith(".png") and event.recorded_by == world.a1_user
     world.a1_contact.refresh_from_db()
     assert world.a1_contact.consent == "granted"
+    # R9: the screenshot is part of the proof, served to the sub-account's users only.
+    shot_url = reverse("consent_screenshot", args=[world.a1.pk, world.a1_contact.pk, event.pk])
+    assert shot_url in login(world.a1_user).get(url("consent_proof", world)).content.decode()
+    served = login(world.a1_user).get(shot_url)
+    assert served.status_code == 200 and b"".join(served.streaming_content) == b"\x89PNG\r\n\x1a\nfake"
+    assert served["X-Content-Type-Options"] == "nosniff"
+    rows = list(csv.reader(io.StringIO(login(world.a1_user).get(url("consent_proof_csv", world)).content.decode())))
+    assert rows[1][-1] == "http://testserver" + shot_url
+    assert login(world.b_admin).get(shot_url).status_code == 404  # the other tenant
+    other = reverse("consent_screenshot", args=[world.b1.pk, world.a1_contact.pk, event.pk])
+    assert login(world.b_admin).get(other).status_code == 404
 
 
 @pytest.mark.parametrize(
