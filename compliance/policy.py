@@ -86,6 +86,9 @@ class Policy:
     QUIET_SOURCES: frozenset[str] = frozenset({"bulk", "campaign", "workflow"})
     QUIET_START_HOUR: int = 8
     QUIET_END_HOUR: int = 21
+    QUIET_END_HOUR_FL_OK: int = 20  # Florida and Oklahoma numbers
+    QUIET_FREQUENCY_CAP_FL_OK: int = 3  # such messages per contact per 24 h (FL, OK)
+    QUIET_SUNDAY_START_HOUR_TX: int = 12  # Texas numbers on Sundays
     VALIDITY_HOURS: int = 10
     # Opt-out confirmations, HELP replies etc. are exempt from ramp, suspension, quiet hours (R3).
     COMPLIANCE_SOURCES: frozenset[str] = frozenset({"keyword_reply"})

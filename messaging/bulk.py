@@ -123,12 +123,14 @@ class Preview:
     snowshoe: list[str] = field(default_factory=list)  # R11: the send will be held for review
     no_number: bool = False
     suspended: str = ""  # R8: a temporary suspension covers the send time: nothing would go
+    quiet_wait: int = 0  # R13: outside their sending hours now; they go when the window opens
+    quiet_fail: int = 0  # R13: their window opens more than VALIDITY_HOURS later: they would fail
 
     @property
     def will_send(self) -> int:
         if self.no_number or self.suspended:
             return 0
-        return self.total - self.dnd - self.no_consent - self.over_limit
+        return max(0, self.total - self.dnd - self.no_consent - self.over_limit - self.quiet_fail)
 
     @property
     def blocked(self) -> bool:
@@ -138,7 +140,8 @@ class Preview:
         return {
             "total": self.total, "will_send": self.will_send, "dnd": self.dnd, "no_consent": self.no_consent,
             "over_limit": self.over_limit, "ramp_sentence": self.ramp_sentence, "snowshoe": self.snowshoe,
-            "content": _match_json(self.content), "suspended": self.suspended,
+            "content": _match_json(self.content), "suspended": self.suspended, "quiet_wait": self.quiet_wait,
+            "quiet_fail": self.quiet_fail,
         }  # fmt: skip
 
 
@@ -209,11 +212,38 @@ def bulk_preview(
         sub_account=sub_account, body=body, from_numbers=from_numbers, now=now
     )
     snowshoe = numbers if len(numbers) > policy.SNOWSHOE_NUMBERS else []
+    wait, fail = quiet_counts(sub_account, audience, source=source, at=send_at or now, policy=policy)
     return Preview(
         total=total, dnd=dnd, no_consent=no_consent, over_limit=over, ramp_sentence=sentence,
         content=content.screen(body, policy), snowshoe=list(snowshoe), no_number=not from_numbers,
-        suspended=suspension_problem(sub_account, source=source, at=send_at or now),
+        suspended=suspension_problem(sub_account, source=source, at=send_at or now), quiet_wait=wait, quiet_fail=fail,
     )  # fmt: skip
+
+
+def quiet_counts(sub_account: SubAccount, audience: dict, *, source: str, at, policy: Policy) -> tuple[int, int]:
+    """R13 for the preview: of the contacts that may be sent to, how many are outside their
+    sending hours at `at` (they wait, or fail past VALIDITY_HOURS). The FL/OK frequency cap
+    depends on what is sent meanwhile and is applied when each message goes."""
+    from compliance import quiet
+
+    if source not in policy.QUIET_SOURCES:
+        return 0, 0
+    if audience["kind"] == CSV:
+        chunks = list(_id_chunks(sub_account, audience.get("contact_ids", ())))
+    else:
+        chunks = [audience_contacts(sub_account, kind=audience["kind"], tag_ids=audience.get("tag_ids", ()))]
+    wait = fail = 0
+    deadline = quiet.deadline_of(at, policy)
+    for contacts in chunks:
+        sendable = contacts.filter(dnd=Dnd.NONE)
+        if source in policy.REQUIRE_CONSENT_FOR:
+            sendable = sendable.filter(consent=Consent.GRANTED)
+        for phone, zone in sendable.values_list("phone", "time_zone").iterator(chunk_size=5000):
+            recipient = quiet.recipient_of(phone, zone, sub_account.time_zone)
+            decision = quiet.check(recipient, now=at, deadline=deadline, recent=[], policy=policy)
+            if not decision.allowed:
+                wait, fail = (wait + 1, fail) if decision.opens_at else (wait, fail + 1)
+    return wait, fail
 
 
 # --- Start ----------------------------------------------------------------------------------
@@ -337,6 +367,7 @@ class Report:
     opt_outs: int
     percent: int
     polling: bool
+    quiet_hours: int = 0  # of `pending`: waiting for the recipients' sending hours (R13)
 
 
 def bulk_report(bulk: BulkSend, now=None) -> Report:
@@ -345,6 +376,10 @@ def bulk_report(bulk: BulkSend, now=None) -> Report:
     messages = bulk.messages.all()
     by_status = {row["status"]: row["n"] for row in messages.values("status").annotate(n=Count("pk")).order_by()}
     held = messages.filter(hold__isnull=False, status=Status.QUEUED).count()
+    # R13: waiting for the recipients' sending hours (back in the queue until the window opens).
+    quiet = messages.filter(
+        hold__isnull=True, status=Status.QUEUED, send_after__gt=now, valid_until__isnull=False
+    ).count()
     total = sum(by_status.values()) or bulk.total
     pending = sum(by_status.get(s, 0) for s in PENDING) - held
     undelivered_by_code = list(
@@ -371,7 +406,7 @@ def bulk_report(bulk: BulkSend, now=None) -> Report:
         undelivered=by_status.get(Status.UNDELIVERED, 0), failed=by_status.get(Status.FAILED, 0),
         undelivered_by_code=undelivered_by_code, failed_by_reason=failed_by_reason, opt_outs=opt_outs,
         percent=round(100 * (total - pending - held) / total) if total else 100,
-        polling=pending > 0 and not waiting,
+        polling=pending - quiet > 0 and not waiting, quiet_hours=quiet,
     )  # fmt: skip
 
 

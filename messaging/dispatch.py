@@ -23,7 +23,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from compliance import monitoring, rules
+from compliance import monitoring, quiet, rules
 from compliance import services as compliance_services
 from compliance.policy import get_policy
 from messaging import services
@@ -48,7 +48,9 @@ def claim(message_ids, now) -> tuple[uuid.UUID, list[Message]]:
     Message.objects.filter(pk__in=message_ids, status=Status.QUEUED, hold__isnull=True).filter(
         Q(send_after__isnull=True) | Q(send_after__lte=now)
     ).update(status=Status.SENDING, claim_token=token, claimed_at=now)
-    claimed = list(Message.objects.filter(claim_token=token, status=Status.SENDING).select_related("contact"))
+    claimed = list(
+        Message.objects.filter(claim_token=token, status=Status.SENDING).select_related("contact", "sub_account")
+    )
     return token, claimed
 
 
@@ -92,6 +94,43 @@ def recheck(messages: list[Message]) -> list[Message]:
         else:
             fail(m, decision.reason)
     return ready
+
+
+def hold_for_quiet_hours(messages: list[Message], now) -> list[Message]:
+    """R13, checked at hand-off time: bulk, campaign and workflow messages go only inside the
+    recipient's sending hours (and the FL/OK frequency cap). Outside them a message goes back to
+    the queue until the window opens (the sweep dispatches it then), or fails if it could not go
+    within VALIDITY_HOURS of when it was due. Other sources pass through."""
+    policy = get_policy()
+    quiet_ones = [m for m in messages if m.source in policy.QUIET_SOURCES]
+    if not quiet_ones:
+        return messages
+    recent: dict = {}
+    since = now - timedelta(hours=24)
+    for contact_id, sent_at in Message.objects.filter(
+        contact_id__in={m.contact_id for m in quiet_ones}, source__in=policy.QUIET_SOURCES, sent_at__gt=since
+    ).values_list("contact_id", "sent_at"):
+        recent.setdefault(contact_id, []).append(sent_at)
+    held = set()
+    for m in quiet_ones:
+        recipient = quiet.recipient_of(m.to_number, m.contact.time_zone, m.sub_account.time_zone)
+        deadline = m.valid_until or quiet.deadline_of(m.send_after or m.created_at, policy)
+        decision = quiet.check(recipient, now=now, deadline=deadline, recent=recent.get(m.contact_id, []),
+                               policy=policy)  # fmt: skip
+        if decision.allowed:
+            recent.setdefault(m.contact_id, []).append(now)  # counts for the next one in this batch
+            continue
+        held.add(m.pk)
+        if decision.opens_at is None:
+            fail(m, decision.reason)
+            continue
+        with transaction.atomic():
+            if Message.objects.filter(pk=m.pk, status=Status.SENDING, handed_at__isnull=True).update(
+                status=Status.QUEUED, claim_token=None, send_after=decision.opens_at, valid_until=deadline
+            ):
+                goes = f"{decision.reason} Goes at {decision.opens_at:%Y-%m-%d %H:%M} UTC."
+                services.record_event(m, status=Status.QUEUED, source="dispatch", detail=goes)
+    return [m for m in messages if m.pk not in held]
 
 
 def reserve_deferred(messages: list[Message], now) -> list[Message]:
@@ -184,7 +223,8 @@ def hand_off(wave: list[Message], now) -> list[Message]:
 def dispatch_batch(message_ids: list[str]) -> dict:
     """The RQ job. Safe to run twice: the second run claims nothing."""
     _token, claimed = claim(message_ids, timezone.now())
-    ready = reserve_deferred(recheck(claimed), timezone.now())
+    now = timezone.now()
+    ready = reserve_deferred(hold_for_quiet_hours(recheck(claimed), now), now)
     provider = get_provider()
     callback = settings.PUBLIC_BASE_URL + reverse("twilio_status")
     width = max(1, settings.SMS_MAX_CONCURRENCY)

@@ -175,6 +175,9 @@ class Message(models.Model):
     created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     send_after = models.DateTimeField(null=True, blank=True, help_text="Scheduled: not before this time.")
+    valid_until = models.DateTimeField(
+        null=True, blank=True, help_text="Held for quiet hours (R13): failed if it cannot go by then."
+    )
     claimed_at = models.DateTimeField(null=True, blank=True)
     claim_token = models.UUIDField(null=True, blank=True, help_text="Which dispatch run claimed it.")
     bulk_send = models.ForeignKey(

@@ -215,7 +215,7 @@ def bulk_preview(request, sub_account_id):
         "sub_account": sub_account, "nav": "bulk", "preview": preview, "token": token, "body": data["body"],
         "audience_label": audience["label"], "from_numbers": form.from_numbers, "send_at": send_at,
         "csv": csv, "unknown_shown": csv.unknown[:UNKNOWN_SHOWN] if csv else [],
-        "live": _live(sub_account, form),
+        "live": _live(sub_account, form), "validity_hours": get_policy().VALIDITY_HOURS,
     }  # fmt: skip
     return render(request, "messaging/bulk/confirm.html", context)
 
@@ -296,6 +296,7 @@ def bulk_detail(request, sub_account_id, bulk_id):
     sent = get_object_or_404(sub_account.bulk_sends.select_related("created_by"), pk=bulk_id)
     report = bulk.bulk_report(sent)
     bulk.bulk_refresh_status(sent, report)
-    context = {"sub_account": sub_account, "nav": "bulk", "bulk": sent, "report": report}
+    context = {"sub_account": sub_account, "nav": "bulk", "bulk": sent, "report": report,
+               "validity_hours": get_policy().VALIDITY_HOURS}  # fmt: skip
     template = "messaging/bulk/detail.html" + ("#progress" if request.htmx else "")
     return render(request, template, context)

@@ -229,7 +229,7 @@ def test_the_suspension_ends_at_midnight_utc_by_time_alone(world, contacts, susp
 
 
 def test_suspension_ends_alternative_24h(world, contacts, send, receipt, settings, clock):
-    settings.COMPLIANCE_POLICY = {"SUSPENSION_ENDS": "24h"}
+    settings.COMPLIANCE_POLICY = {**settings.COMPLIANCE_POLICY, "SUSPENSION_ENDS": "24h"}
     messages = send(contacts, 64)
     receipts(receipt, messages, 0, 8, code="30007")
     receipts(receipt, messages[8:], 56, 0)

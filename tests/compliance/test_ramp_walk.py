@@ -36,7 +36,7 @@ def clock():
 
 @pytest.fixture
 def small_ramp(settings):
-    settings.COMPLIANCE_POLICY = {"RAMP_LIMITS": SMALL}
+    settings.COMPLIANCE_POLICY = {**settings.COMPLIANCE_POLICY, "RAMP_LIMITS": SMALL}
 
 
 def make_contacts(world, n):
