@@ -66,6 +66,9 @@ def ensure_database(database_url: str) -> None:
 def setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-never-used-in-production-0123456789")
+    # R13 would hold the messages outside 08:00–21:00 New York time: throughput must not depend
+    # on the time of day the benchmark runs at (the workers inherit this environment).
+    os.environ.setdefault("COMPLIANCE_POLICY", '{"QUIET_SOURCES": []}')
     sys.path.insert(0, str(ROOT))
     import django
     from django.core.management import call_command

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from compliance.models import (
+    Appeal,
     BusinessInfoChange,
     ConsentEvent,
     DndChange,
@@ -74,3 +75,10 @@ class SnowshoeHoldAdmin(ReadOnlyAdmin):
 class BusinessInfoChangeAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "sub_account", "user"]
     list_select_related = ["sub_account", "user"]
+
+
+@admin.register(Appeal)
+class AppealAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "sub_account", "status", "decided_by", "decided_at"]
+    list_filter = ["status"]
+    list_select_related = ["sub_account", "decided_by"]

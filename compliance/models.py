@@ -296,30 +296,39 @@ class UndeliveredCode(models.Model):
 class SuspensionQuerySet(models.QuerySet):
     def in_force(self, now):
         """Suspensions that stop sending at `now`: started, not ended, not lifted. Lifting by
-        time needs no job: an ended suspension simply no longer matches (R8)."""
-        return self.filter(started_at__lte=now, ends_at__gt=now, lifted_at__isnull=True)
+        time needs no job: an ended suspension simply no longer matches (R8). A permanent one
+        (no end) lasts until support approves an appeal (R9)."""
+        return self.covering(now).filter(lifted_at__isnull=True)
 
     def covering(self, now):
         """Suspensions whose period covers `now`, lifted early or not: while one does, rate
         monitoring does not suspend again (a self-lift holds until the period's end)."""
-        return self.filter(started_at__lte=now, ends_at__gt=now)
+        return self.filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now), started_at__lte=now)
 
 
 class Suspension(models.Model):
     """R8: a temporary suspension of bulk, workflow and campaign sending, from a rate crossing
     a suspension threshold until the next 00:00 UTC (or 24 h). It ends by time alone; an agency
-    admin may lift it early (R9 last bullet), recorded here."""
+    admin may lift it early (R9 last bullet), recorded here.
+    R9: the PERMANENT_AFTER-th temporary suspension within PERMANENT_WINDOW_DAYS is permanent
+    instead: no end, no outbound SMS of any source, no new numbers, until support approves an
+    appeal."""
 
     class Cause(models.TextChoices):
         ERROR_RATE = "error_rate", "Error rate"
         OPT_OUT_RATE = "opt_out_rate", "Opt-out rate"
 
+    class Kind(models.TextChoices):
+        TEMPORARY = "temporary", "Temporary"
+        PERMANENT = "permanent", "Permanent"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="suspensions")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.TEMPORARY)
     cause = models.CharField(max_length=20, choices=Cause.choices)
     violation = models.OneToOneField(Violation, on_delete=models.PROTECT, related_name="suspension")
     started_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
+    ends_at = models.DateTimeField(null=True, blank=True, help_text="Empty: permanent (R9).")
     lifted_at = models.DateTimeField(null=True, blank=True)
     lifted_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     lift_note = models.CharField(max_length=300, blank=True)
@@ -332,13 +341,80 @@ class Suspension(models.Model):
             models.CheckConstraint(
                 name="suspension_cause_valid", condition=Q(cause__in=["error_rate", "opt_out_rate"])
             ),
-            models.CheckConstraint(name="suspension_ends_after_start", condition=Q(ends_at__gt=models.F("started_at"))),
+            models.CheckConstraint(name="suspension_kind_valid", condition=Q(kind__in=["temporary", "permanent"])),
+            # A temporary suspension ends after it starts; only a permanent one has no end.
+            models.CheckConstraint(
+                name="suspension_ends_after_start",
+                condition=Q(kind="temporary", ends_at__gt=models.F("started_at"))
+                | Q(kind="permanent", ends_at__isnull=True),
+            ),
         ]
         indexes = [models.Index(fields=["sub_account", "ends_at"], name="suspension_subaccount_end_idx")]
 
     def __str__(self):
+        if self.ends_at is None:
+            return f"Permanent suspension of {self.sub_account_id}"
         return f"Suspension of {self.sub_account_id} until {self.ends_at:%Y-%m-%d %H:%M} UTC"
+
+    @property
+    def is_permanent(self) -> bool:
+        return self.kind == self.Kind.PERMANENT
 
     def lift(self, *, user, note: str, now) -> None:
         self.lifted_at, self.lifted_by, self.lift_note = now, user, note[:300]
         self.save(update_fields=["lifted_at", "lifted_by", "lift_note"])
+
+
+class Appeal(models.Model):
+    """R9: the sub-account's case for lifting a permanent suspension, with its proof of opt-in,
+    reviewed by support staff. At most MAX_APPEALS_PER_SUSPENSION per suspension. Support may ask
+    for more information (and proof of opt-in for specific numbers), then approves (the
+    suspension is lifted) or rejects (with a reason the sub-account sees)."""
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", "Awaiting support"
+        INFO_REQUESTED = "info_requested", "More information requested"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="appeals")
+    suspension = models.ForeignKey(Suspension, on_delete=models.CASCADE, related_name="appeals")
+    opt_in_screenshot = models.FileField(upload_to="appeals/%Y/%m/", help_text="The initial opt-in text message.")
+    collection_url = models.URLField(max_length=500, help_text="The page where phone numbers are collected.")
+    checkbox_screenshot = models.FileField(upload_to="appeals/%Y/%m/", help_text="The consent checkbox.")
+    consent_description = models.TextField(help_text="How consent is obtained.")
+    activity_stopped = models.BooleanField(help_text="Confirmed: the activity causing errors/opt-outs has stopped.")
+    use_case = models.TextField(blank=True, help_text="The business use case (optional).")
+    status = models.CharField(max_length=15, choices=Status.choices, default=Status.SUBMITTED)
+    info_request = models.TextField(blank=True, help_text="What support asked for.")
+    numbers_requested = models.JSONField(default=list, help_text="Numbers support wants proof of opt-in for.")
+    response = models.TextField(blank=True, help_text="The sub-account's answer to the request.")
+    decision_note = models.TextField(blank=True, help_text="Support's reason, shown to the sub-account.")
+    submitted_by = models.ForeignKey("accounts.User", null=True, on_delete=models.SET_NULL, related_name="+")
+    decided_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    info_requested_at = models.DateTimeField(null=True, blank=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                name="appeal_status_valid",
+                condition=Q(status__in=["submitted", "info_requested", "approved", "rejected"]),
+            ),
+            models.CheckConstraint(name="appeal_activity_stopped", condition=Q(activity_stopped=True)),
+            models.CheckConstraint(
+                name="appeal_rejection_has_reason", condition=~Q(status="rejected") | ~Q(decision_note="")
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="appeal_queue_idx")]
+
+    def __str__(self):
+        return f"Appeal of {self.sub_account} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (self.Status.SUBMITTED, self.Status.INFO_REQUESTED)

@@ -146,18 +146,33 @@ def _detail(verdict, counts, now, policy) -> dict:
 
 
 def _suspend(sub_account_id, verdict, counts, now, policy) -> Suspension:
-    ends_at = rates.suspension_end(now, policy)
+    """A temporary suspension — or, as the PERMANENT_AFTER-th within PERMANENT_WINDOW_DAYS, a
+    permanent one (R9)."""
+    earlier = Suspension.objects.filter(
+        sub_account_id=sub_account_id, started_at__gte=now - timedelta(days=policy.PERMANENT_WINDOW_DAYS)
+    ).count()
+    permanent = earlier + 1 >= policy.PERMANENT_AFTER
+    ends_at = None if permanent else rates.suspension_end(now, policy)
+    if permanent:
+        action = (
+            f"Permanent suspension ({earlier + 1} suspensions within {policy.PERMANENT_WINDOW_DAYS} days): no SMS "
+            "of any source until support approves an appeal; suspension email sent"
+        )
+    else:
+        action = (
+            f"Temporary suspension of bulk, workflow and campaign SMS until {ends_at:%Y-%m-%d %H:%M} UTC; "
+            "suspension email sent"
+        )
     violation = Violation.objects.create(
         sub_account_id=sub_account_id, kind=verdict.kind, level=Violation.Level.SUSPENSION,
-        detail=_detail(verdict, counts, now, policy),
-        action=f"Temporary suspension of bulk, workflow and campaign SMS until {ends_at:%Y-%m-%d %H:%M} UTC; "
-        "suspension email sent",
+        detail=_detail(verdict, counts, now, policy), action=action,
     )  # fmt: skip
     suspension = Suspension.objects.create(
-        sub_account_id=sub_account_id, cause=verdict.kind, violation=violation, started_at=now, ends_at=ends_at
-    )
+        sub_account_id=sub_account_id, cause=verdict.kind, violation=violation, started_at=now, ends_at=ends_at,
+        kind=Suspension.Kind.PERMANENT if permanent else Suspension.Kind.TEMPORARY,
+    )  # fmt: skip
     transaction.on_commit(lambda: _enqueue_email(violation.pk))
-    log.warning("sub-account %s suspended until %s (%s)", sub_account_id, ends_at, verdict.kind)
+    log.warning("sub-account %s suspended (%s) until %s (%s)", sub_account_id, suspension.kind, ends_at, verdict.kind)
     return suspension
 
 
@@ -207,8 +222,16 @@ def suspension_in_force(sub_account_id, now) -> Suspension | None:
     return suspensions_in_force([sub_account_id], now).get(sub_account_id)
 
 
+PERMANENT_REASON = (
+    "Sending is permanently suspended after repeated violations (R9): no SMS can be sent until support "
+    "approves an appeal."
+)
+
+
 def suspension_reason(suspension: Suspension) -> str:
     """The failure reason of a message refused by a suspension: names it and its end."""
+    if suspension.is_permanent:
+        return PERMANENT_REASON
     cause = "error" if suspension.cause == Suspension.Cause.ERROR_RATE else "opt-out"
     return (
         f"Sending is temporarily suspended until {suspension.ends_at:%Y-%m-%d %H:%M} UTC because the {cause} rate "
@@ -226,6 +249,8 @@ def self_lift_refusal(*, suspension: Suspension, agency, now) -> str:
     a temporary rate suspension still in force, an agency older than 90 days, no self-lift by
     this agency in the last 30 days."""
     policy = get_policy()
+    if suspension.is_permanent:
+        return "A permanent suspension is lifted only by support staff, through an appeal (R9)."
     if suspension.lifted_at is not None or suspension.ends_at <= now:
         return "This suspension is no longer in force."
     if agency.created_at > now - timedelta(days=policy.SELF_LIFT_AGENCY_MIN_AGE_DAYS):
@@ -330,10 +355,13 @@ def violation_email(violation: Violation) -> EmailMultiAlternatives:
         "error_healthy": rates.percent(policy.ERROR_RATE_HEALTHY),
         "opt_out_healthy": rates.percent(policy.OPT_OUT_RATE_HEALTHY),
         "dashboard_url": settings.PUBLIC_BASE_URL + reverse("subaccount_dashboard", args=[sub_account.pk]),
+        "appeals_url": settings.PUBLIC_BASE_URL + reverse("appeals", args=[sub_account.pk]),
     }  # fmt: skip
     name = "suspension" if suspension else "violation"
     what = violation.get_kind_display().lower()
-    if suspension:
+    if suspension and suspension.is_permanent:
+        subject = f"Sending permanently suspended for {sub_account.name}: repeated violations"
+    elif suspension:
         subject = f"Sending suspended for {sub_account.name} until {suspension.ends_at:%Y-%m-%d %H:%M} UTC: high {what}"
     else:
         subject = f"Messaging violation for {sub_account.name}: high {what}"

@@ -43,11 +43,14 @@ def check_recipient(*, source: str, dnd: str, consent: str, policy: Policy) -> D
     return ALLOW
 
 
-def check_suspension(*, source: str, suspension_reason: str, policy: Policy) -> Decision:
+def check_suspension(*, source: str, suspension_reason: str, policy: Policy, permanent: bool = False) -> Decision:
     """R8: while a temporary suspension is in force (`suspension_reason` non-empty), bulk,
     workflow and campaign messages (SUSPENDED_SOURCES) are refused; one-to-one, test, resend,
-    missed-call text back and keyword replies still go."""
-    if suspension_reason and source in policy.SUSPENDED_SOURCES:
+    missed-call text back and keyword replies still go. R9: a permanent suspension refuses every
+    source but the keyword replies (an opt-out is always confirmed, R3)."""
+    if not suspension_reason or source in policy.COMPLIANCE_SOURCES:
+        return ALLOW
+    if permanent or source in policy.SUSPENDED_SOURCES:
         return Decision.refuse(suspension_reason)
     return ALLOW
 

@@ -16,6 +16,11 @@ urlpatterns = [
         "s/<uuid:sub_account_id>/suspensions/<uuid:suspension_id>/lift/", views.suspension_lift, name="suspension_lift"
     ),
     path("support/risk/", views.support_risk, name="support_risk"),
+    path("s/<uuid:sub_account_id>/appeals/", views.appeals, name="appeals"),
+    path("s/<uuid:sub_account_id>/appeals/<uuid:appeal_id>/", views.appeal_detail, name="appeal_detail"),
+    path("s/<uuid:sub_account_id>/appeals/<uuid:appeal_id>/<slug:which>/", views.appeal_file, name="appeal_file"),
+    path("support/appeals/", views.support_appeals, name="support_appeals"),
+    path("support/appeals/<uuid:appeal_id>/", views.support_appeal, name="support_appeal"),
     path(C + "dnd/remove/", views.dnd_remove, name="dnd_remove"),
     path(C + "consent/new/", views.consent_record, name="consent_record"),
     path(C + "consent/proof/", views.consent_proof, name="consent_proof"),

@@ -17,8 +17,9 @@ from django.views.decorators.http import require_POST
 
 from accounts import access
 from accounts.models import Role, SubAccount
+from compliance import appeals as appeal_services
 from compliance import dashboard, monitoring, services
-from compliance.models import LimitExtensionRequest, SnowshoeHold
+from compliance.models import Appeal, LimitExtensionRequest, SnowshoeHold
 from compliance.policy import get_policy
 from messaging import services as messaging_services
 
@@ -346,4 +347,160 @@ def support_risk(request):
         request, "compliance/support_risk.html",
         {"rows": rows[: dashboard.RISK_LIST_ROWS], "total": len(rows), "policy": get_policy(),
          "suspension_at": dashboard.suspension_thresholds(get_policy())},
+    )  # fmt: skip
+
+
+# --- R9 appeals -----------------------------------------------------------------------------
+
+IMAGE_OR_PDF = FileExtensionValidator(["png", "jpg", "jpeg", "gif", "webp", "pdf"])
+
+
+class AppealForm(forms.Form):
+    opt_in_screenshot = forms.FileField(label="Screenshot of the initial opt-in text", validators=[IMAGE_OR_PDF])
+    collection_url = forms.URLField(label="URL of the page where numbers are collected", max_length=500,
+                                    assume_scheme="https")  # fmt: skip
+    checkbox_screenshot = forms.FileField(label="Screenshot of the consent checkbox", validators=[IMAGE_OR_PDF])
+    consent_description = forms.CharField(label="How consent is obtained", widget=forms.Textarea(attrs={"rows": 4}),
+                                          max_length=5000)  # fmt: skip
+    activity_stopped = forms.BooleanField(
+        label="I confirm the activity that caused the errors or opt-outs has stopped", required=True
+    )
+    use_case = forms.CharField(label="Business use case (optional)", widget=forms.Textarea(attrs={"rows": 3}),
+                               required=False, max_length=5000)  # fmt: skip
+
+    def clean(self):
+        data = super().clean()
+        for name in ("opt_in_screenshot", "checkbox_screenshot"):
+            upload = data.get(name)
+            if upload and upload.size > SCREENSHOT_MAX_BYTES:
+                self.add_error(name, "The file is larger than 5 MB.")
+        return data
+
+
+@login_required
+def appeals(request, sub_account_id):
+    """R9: the sub-account's appeals; owners and agency admins appeal a permanent suspension."""
+    sub_account = access.get_subaccount_for(request.user, sub_account_id)
+    can_appeal = access.can_manage(request.user, sub_account)
+    suspension, refusal = appeal_services.appealable(sub_account, timezone.now())
+    form = AppealForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        if not can_appeal:
+            raise PermissionDenied("Only sub-account owners and agency admins can appeal.")
+        if form.is_valid():
+            try:
+                appeal = appeal_services.appeal_submit(
+                    sub_account=sub_account, user=request.user, data=form.cleaned_data
+                )
+            except appeal_services.AppealError as exc:
+                flash.error(request, str(exc))
+            else:
+                flash.success(request, "Your appeal was sent to support.")
+                return redirect("appeal_detail", sub_account.pk, appeal.pk)
+    return render(
+        request, "compliance/appeals.html",
+        {"sub_account": sub_account, "nav": "dashboard", "form": form, "suspension": suspension, "refusal": refusal,
+         "can_appeal": can_appeal, "appeals": sub_account.appeals.select_related("suspension", "decided_by"),
+         "limit": get_policy().MAX_APPEALS_PER_SUSPENSION},
+    )  # fmt: skip
+
+
+class AppealResponseForm(forms.Form):
+    response = forms.CharField(label="Your answer", widget=forms.Textarea(attrs={"rows": 4}), max_length=5000)
+
+
+@login_required
+def appeal_detail(request, sub_account_id, appeal_id):
+    sub_account = access.get_subaccount_for(request.user, sub_account_id)
+    appeal = get_object_or_404(sub_account.appeals.select_related("suspension", "decided_by"), pk=appeal_id)
+    form = AppealResponseForm(request.POST or None)
+    if request.method == "POST":
+        if not access.can_manage(request.user, sub_account):
+            raise PermissionDenied("Only sub-account owners and agency admins can answer support.")
+        if form.is_valid():
+            try:
+                appeal_services.appeal_respond(appeal=appeal, user=request.user, response=form.cleaned_data["response"])
+            except appeal_services.AppealError as exc:
+                flash.error(request, str(exc))
+            else:
+                flash.success(request, "Your answer was sent to support.")
+            return redirect("appeal_detail", sub_account.pk, appeal.pk)
+    return render(
+        request, "compliance/appeal_detail.html",
+        {"sub_account": sub_account, "nav": "dashboard", "appeal": appeal, "form": form,
+         "can_respond": access.can_manage(request.user, sub_account), "proof": appeal_services.proof_for(appeal)},
+    )  # fmt: skip
+
+
+APPEAL_FILES = {"opt-in": "opt_in_screenshot", "checkbox": "checkbox_screenshot"}
+
+
+@login_required
+def appeal_file(request, sub_account_id, appeal_id, which):
+    """An appeal's screenshot, to the sub-account's users and support staff only."""
+    sub_account = access.get_subaccount_for(request.user, sub_account_id)
+    appeal = get_object_or_404(sub_account.appeals, pk=appeal_id)
+    field = APPEAL_FILES.get(which)
+    if field is None:
+        raise Http404
+    try:
+        handle = getattr(appeal, field).open("rb")
+    except (FileNotFoundError, ValueError):
+        raise Http404("The file is missing.") from None
+    response = FileResponse(handle, filename=getattr(appeal, field).name.rsplit("/", 1)[-1])
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+    return response
+
+
+@login_required
+def support_appeals(request):
+    access.require_support(request.user)
+    appeals_ = Appeal.objects.select_related("sub_account__agency", "suspension")
+    return render(
+        request, "compliance/support_appeals.html",
+        {"waiting": appeals_.filter(status=Appeal.Status.SUBMITTED).order_by("created_at"),
+         "asked": appeals_.filter(status=Appeal.Status.INFO_REQUESTED).order_by("info_requested_at"),
+         "decided": appeals_.filter(status__in=[Appeal.Status.APPROVED, Appeal.Status.REJECTED])
+                            .select_related("decided_by").order_by("-decided_at")[:50]},
+    )  # fmt: skip
+
+
+class AppealDecisionForm(forms.Form):
+    action = forms.ChoiceField(choices=[("info", "Ask for more information"), ("approve", "Approve"),
+                                        ("reject", "Reject")])  # fmt: skip
+    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=5000)
+    numbers = forms.CharField(
+        label="Numbers to prove opt-in for", widget=forms.Textarea(attrs={"rows": 2}), required=False,
+        help_text="One per line, when asking for more information.",
+    )  # fmt: skip
+
+
+@login_required
+def support_appeal(request, appeal_id):
+    """Support's view of one appeal, with the proof of opt-in for the numbers it asked about;
+    ask for more information, approve (lifts the suspension) or reject with a reason."""
+    access.require_support(request.user)
+    appeal = get_object_or_404(Appeal.objects.select_related("sub_account__agency", "suspension"), pk=appeal_id)
+    form = AppealDecisionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            if data["action"] == "info":
+                numbers = appeal_services.parse_numbers(data["numbers"])
+                appeal_services.appeal_request_info(appeal=appeal, user=request.user, message=data["message"],
+                                                    numbers=numbers)  # fmt: skip
+            else:
+                appeal_services.appeal_decide(appeal=appeal, user=request.user, approve=data["action"] == "approve",
+                                              note=data["message"])  # fmt: skip
+        except appeal_services.AppealError as exc:
+            flash.error(request, str(exc))
+        else:
+            flash.success(request, f"Appeal of {appeal.sub_account}: {appeal.get_status_display().lower()}.")
+            return redirect("support_appeals")
+    return render(
+        request, "compliance/support_appeal.html",
+        {"appeal": appeal, "form": form, "proof": appeal_services.proof_for(appeal),
+         "others": appeal.suspension.appeals.exclude(pk=appeal.pk).order_by("created_at"),
+         "limit": get_policy().MAX_APPEALS_PER_SUSPENSION},
     )  # fmt: skip

@@ -188,10 +188,10 @@ def suspension_problem(sub_account: SubAccount, *, source: str, at) -> str:
     """R8: the reason a send of `source` at `at` would be failed by a temporary suspension, or ""."""
     from compliance import monitoring
 
-    if source not in get_policy().SUSPENDED_SOURCES:
-        return ""
     suspension = monitoring.suspension_in_force(sub_account.pk, at)
-    return monitoring.suspension_reason(suspension) if suspension else ""
+    if suspension is None or (source not in get_policy().SUSPENDED_SOURCES and not suspension.is_permanent):
+        return ""
+    return monitoring.suspension_reason(suspension)
 
 
 def bulk_preview(

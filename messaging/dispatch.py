@@ -86,7 +86,8 @@ def recheck(messages: list[Message]) -> list[Message]:
         dnd, consent = states[m.contact_id]
         suspension = suspensions.get(m.sub_account_id)
         reason = monitoring.suspension_reason(suspension) if suspension else ""
-        decision = rules.check_suspension(source=m.source, suspension_reason=reason, policy=policy)
+        permanent = bool(suspension and suspension.is_permanent)
+        decision = rules.check_suspension(source=m.source, suspension_reason=reason, permanent=permanent, policy=policy)
         if decision.allowed:
             decision = rules.check_recipient(source=m.source, dnd=dnd, consent=consent, policy=policy)
         if decision.allowed:

@@ -77,6 +77,23 @@ def kwargs_for(params, world, tenant):
                              at=timezone.now())  # fmt: skip
         event.screenshot.save("form.png", ContentFile(b"\x89PNG"), save=True)
         objects["event_id"] = event.pk
+    if "appeal_id" in params:
+        from django.core.files.base import ContentFile
+        from django.utils import timezone
+
+        from compliance.models import Appeal, Suspension, Violation
+
+        sub = world.a1 if tenant == "a" else world.b1
+        violation = Violation.objects.create(sub_account=sub, kind="error_rate", level="suspension", action="t")
+        suspension = Suspension.objects.create(sub_account=sub, cause="error_rate", violation=violation,
+                                               started_at=timezone.now(), kind="permanent")  # fmt: skip
+        appeal = Appeal(sub_account=sub, suspension=suspension, collection_url="https://x.example.com",
+                        consent_description="Web form", activity_stopped=True)  # fmt: skip
+        appeal.opt_in_screenshot.save("a.png", ContentFile(b"\x89PNG"), save=False)
+        appeal.checkbox_screenshot.save("b.png", ContentFile(b"\x89PNG"), save=False)
+        appeal.save()
+        objects["appeal_id"] = appeal.pk
+        objects["which"] = "opt-in"
     missing = [p for p in params if p not in objects]
     assert not missing, f"tenant test has no object for URL parameter(s) {missing}: add one to kwargs_for()"
     return {p: objects[p] for p in params}
