@@ -225,3 +225,10 @@ def test_r9_bad_numbers_in_an_information_request_are_an_error(world, permanent,
     assert "“12345” is not a phone number." in html
     appeal.refresh_from_db()
     assert appeal.status == "submitted"
+
+
+def test_r9_agency_page_and_dashboard_timeline_name_the_permanent_suspension(world, permanent, login):
+    agency = login(world.a_admin).get(reverse("agency_detail", args=[world.A.pk])).content.decode()
+    assert "Permanently suspended" in agency
+    dashboard = login(world.a_admin).get(reverse("subaccount_dashboard", args=[world.a1.pk])).content.decode()
+    assert "permanent (until an appeal is approved)" in dashboard
