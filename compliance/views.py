@@ -502,5 +502,6 @@ def support_appeal(request, appeal_id):
         request, "compliance/support_appeal.html",
         {"appeal": appeal, "form": form, "proof": appeal_services.proof_for(appeal),
          "others": appeal.suspension.appeals.exclude(pk=appeal.pk).order_by("created_at"),
+         "number": appeal.suspension.appeals.filter(created_at__lte=appeal.created_at).count(),
          "limit": get_policy().MAX_APPEALS_PER_SUSPENSION},
     )  # fmt: skip

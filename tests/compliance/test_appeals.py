@@ -232,3 +232,14 @@ def test_r9_agency_page_and_dashboard_timeline_name_the_permanent_suspension(wor
     assert "Permanently suspended" in agency
     dashboard = login(world.a_admin).get(reverse("subaccount_dashboard", args=[world.a1.pk])).content.decode()
     assert "permanent (until an appeal is approved)" in dashboard
+
+
+def test_r9_support_sees_which_appeal_of_the_suspension_it_is(world, permanent, login):
+    submit(login(world.a1_owner), world)
+    first = Appeal.objects.get()
+    decide(login(world.support), first, action="reject", message="Not enough proof.")
+    submit(login(world.a1_owner), world)
+    second = Appeal.objects.exclude(pk=first.pk).get()
+    for appeal, n in ((first, "1"), (second, "2")):
+        html = login(world.support).get(reverse("support_appeal", args=[appeal.pk])).content.decode()
+        assert f'appeal <span data-testid="appeal-number">{n}</span> of at most 2' in html
