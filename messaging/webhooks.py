@@ -53,6 +53,7 @@ def voice_status(request):
     try:
         call = get_provider().parse_voice(request)
     except InvalidSignature:
+        log.warning("voice-status webhook with a bad signature from %s", request.META.get("REMOTE_ADDR"))
         return HttpResponseForbidden("Invalid signature")
     services.missed_call_handle(call_sid=call.call_sid, from_=call.from_, to=call.to, status=call.status)
     return twiml_ok()

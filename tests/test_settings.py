@@ -14,6 +14,9 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "sms.example.com",
     "DATABASE_URL": f"sqlite:///{BASE_DIR / '.redis-test' / 'deploy-check.sqlite3'}",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "SMS_BACKEND": "twilio",
+    "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+    "TWILIO_AUTH_TOKEN": "production-auth-token",
 }
 
 
@@ -35,3 +38,10 @@ def test_secret_key_is_required_when_debug_is_off():
     result = run_manage("check", env=env)
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_check_deploy_warns_when_no_message_would_reach_a_phone():
+    simulator = run_manage("check", "--deploy", env={**PRODUCTION_ENV, "SMS_BACKEND": "simulator"})
+    assert "messaging.W001" in simulator.stdout + simulator.stderr
+    no_token = run_manage("check", "--deploy", env={**PRODUCTION_ENV, "TWILIO_AUTH_TOKEN": ""})
+    assert no_token.returncode != 0 and "messaging.E001" in no_token.stdout + no_token.stderr
