@@ -61,7 +61,11 @@ class ContactQuerySet(models.QuerySet):
         return self.filter(q)
 
     def with_tag(self, tag_name: str):
-        return self.filter(tags__name=tag_name) if tag_name else self
+        """By the tag's ids, not a join on its name: with the name PostgreSQL assumes every tag
+        is of average size and walks the whole sub-account for a rare one (docs/BENCHMARKS.md)."""
+        if not tag_name:
+            return self
+        return self.filter(tags__in=list(Tag.objects.filter(name=tag_name).values_list("pk", flat=True)))
 
     def conversations(self):
         """Threads by latest activity: contacts that have at least one message."""

@@ -59,15 +59,18 @@ def contact_set_tags(*, contact: Contact, names) -> None:
     contact.tags.set(tags)
 
 
+OPTED_OUT_BY_TEXT = (
+    "This contact opted out by text message (permanent DND): only they can opt back in, by texting START."
+)
+
+
 def consent_record_opt_in(
     *, contact: Contact, source: str, at, ip_or_method: str = "", url: str = "", consent_text: str = "", user=None
 ) -> ConsentEvent:
     """R10: append an opt-in with its proof fields and mark the contact as consented. A contact
     who opted out by text can only opt back in by text (R2, R4): that is refused here."""
     if Contact.objects.filter(pk=contact.pk, dnd=Dnd.PERMANENT, consent=Consent.REVOKED).exists():
-        raise MessagingError(
-            "This contact opted out by text message (permanent DND): only they can opt back in, by texting START."
-        )
+        raise MessagingError(OPTED_OUT_BY_TEXT)
     with transaction.atomic():
         event = ConsentEvent.objects.create(
             sub_account_id=contact.sub_account_id,
@@ -498,7 +501,7 @@ def _contacts_import_batch(sub_account, rows, user, result) -> None:
     # A number created meanwhile by another request is skipped here and updated below.
     Contact.objects.bulk_create(new.values(), ignore_conflicts=True)
     contacts = {c.phone: c for c in Contact.objects.filter(sub_account=sub_account, phone__in=phones)}
-    changed = {}
+    changed, columns = {}, set()
     for r in rows:
         contact = contacts[r.phone]
         if r.phone in new and new[r.phone].pk == contact.pk:
@@ -506,12 +509,16 @@ def _contacts_import_batch(sub_account, rows, user, result) -> None:
             continue
         result.updated += 1
         # Only the cells that have a value: an empty cell never erases what is on record.
-        if any(getattr(contact, name) != value for name, value in r.fields.items()):
-            for name, value in r.fields.items():
-                setattr(contact, name, value)
+        differ = [name for name, value in r.fields.items() if getattr(contact, name) != value]
+        for name in differ:
+            setattr(contact, name, r.fields[name])
+        if differ:
             changed[contact.pk] = contact
+            columns.update(differ)
     if changed:
-        Contact.objects.bulk_update(changed.values(), ["first_name", "last_name", "email", "address"])
+        # Only the columns that changed: bulk_update builds one CASE WHEN per row and column in
+        # Python (0.1–0.2 ms each), most of a re-import's time when all four are written.
+        Contact.objects.bulk_update(changed.values(), sorted(columns))
     _contacts_import_tags(sub_account, rows, contacts)
     _contacts_import_consents(rows, contacts, user, result)
 
@@ -530,7 +537,7 @@ def _contacts_import_tags(sub_account, rows, contacts) -> None:
 
 def _contacts_import_consents(rows, contacts, user, result) -> None:
     """R10: one opt-in per row with consent columns, as `consent_record_opt_in` records it, but
-    for the whole batch in four queries (a file of 50,000 rows one at a time was five queries a
+    for the whole batch in at most four queries (a file of 50,000 rows one at a time was five a
     row). The same proof imported again is not appended a second time, so importing a file twice
     leaves the ledger as it was."""
     rows = [r for r in rows if r.consent]
@@ -542,20 +549,24 @@ def _contacts_import_consents(rows, contacts, user, result) -> None:
             "contact_id", "at", "source", "ip_or_method", "url"
         )
     )
+    rows = [
+        r for r in rows
+        if (contacts[r.phone].pk, r.consent.at, r.consent.source, r.consent.ip_or_method, r.consent.url)
+        not in on_record
+    ]  # fmt: skip
+    if not rows:
+        return
     # R2, R4: a contact who opted out by text can only opt back in by text; the contact is
     # saved, the opt-in is not (the same check and sentence as `consent_record_opt_in`).
     opted_out = set(
-        Contact.objects.filter(pk__in=ids, dnd=Dnd.PERMANENT, consent=Consent.REVOKED).values_list("pk", flat=True)
+        Contact.objects.filter(
+            pk__in=[contacts[r.phone].pk for r in rows], dnd=Dnd.PERMANENT, consent=Consent.REVOKED
+        ).values_list("pk", flat=True)
     )
-    opted_out_error = (
-        "Consent not recorded: This contact opted out by text message (permanent DND): only they can opt back in, "
-        "by texting START."
-    )
+    opted_out_error = f"Consent not recorded: {OPTED_OUT_BY_TEXT}"
     events = []
     for r in rows:
         contact, proof = contacts[r.phone], r.consent
-        if (contact.pk, proof.at, proof.source, proof.ip_or_method, proof.url) in on_record:
-            continue
         if contact.pk in opted_out:
             result.errors.append((r.row, opted_out_error))
             continue

@@ -190,6 +190,62 @@ def test_import_never_opts_in_a_contact_who_opted_out_by_text(world, login):
 
 
 @pytest.mark.django_db
+def test_opt_ins_of_a_batch_skip_only_the_contacts_who_opted_out_by_text(world):
+    """R2, R4 in the set-based write: the opted-out row is reported, the others of the same
+    batch are opted in (temporary DND does not block an opt-in), and the same file again
+    appends nothing."""
+    stopped = Contact.objects.create(sub_account=world.a1, phone="+12125550111", dnd="permanent", consent="revoked")
+    paused = Contact.objects.create(sub_account=world.a1, phone="+12125550112", dnd="temporary")
+    text = "phone,consent_source,consent_at,consent_ip\n" + "".join(
+        f"{phone},Web form,2025-03-0{i}T10:00,203.0.113.{i}\n"
+        for i, phone in enumerate([world.a1_contact.phone, stopped.phone, paused.phone, "+12125550113"], start=1)
+    )
+    rows, _ = parse(text)
+    result = services.contacts_import(sub_account=world.a1, rows=rows, user=world.a1_user)
+    assert (result.created, result.updated, result.consents) == (1, 3, 3)
+    assert result.errors == [
+        (3, "Consent not recorded: This contact opted out by text message (permanent DND): only they can opt "
+            "back in, by texting START."),
+    ]  # fmt: skip
+    consent = dict(world.a1.contacts.values_list("phone", "consent"))
+    assert consent == {
+        world.a1_contact.phone: "granted", stopped.phone: "revoked", paused.phone: "granted", "+12125550113": "granted"
+    }  # fmt: skip
+    event = ConsentEvent.objects.get(contact=paused)
+    assert (event.sub_account, event.kind, event.source, event.ip_or_method, event.recorded_by) == (
+        world.a1, "opt_in", "Web form", "203.0.113.3", world.a1_user
+    )  # fmt: skip
+    assert event.at == datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
+
+    again = services.contacts_import(sub_account=world.a1, rows=rows, user=world.a1_user)
+    assert (again.consents, len(again.errors), ConsentEvent.objects.count()) == (0, 1, 3)
+
+
+@pytest.mark.django_db
+def test_import_query_count_does_not_grow_with_the_rows(world, django_assert_max_num_queries):
+    """200 new contacts with tags and an opt-in each, then the same numbers with new names and
+    new proofs: a fixed number of queries per batch (one at a time it was five a row). SQLite
+    splits the inserts at 999 parameters, hence a few more there."""
+
+    def csv(variant):
+        return "phone,first_name,tags,consent_source,consent_at,consent_url\n" + "".join(
+            f"+1718555{i:04},Ann{i}{variant},t{i % 3};all,Web{variant},2025-03-01T10:00,https://a.example/{variant}\n"
+            for i in range(200)
+        )
+
+    rows, _ = parse(csv("a"))
+    with django_assert_max_num_queries(20):
+        result = services.contacts_import(sub_account=world.a1, rows=rows, user=None)
+    assert (result.created, result.consents, result.errors) == (200, 200, [])
+    rows, _ = parse(csv("b"))
+    with django_assert_max_num_queries(20):
+        result = services.contacts_import(sub_account=world.a1, rows=rows, user=None)
+    assert (result.updated, result.consents, result.errors) == (200, 200, [])
+    assert world.a1.contacts.filter(first_name="Ann7b", consent="granted").count() == 1
+    assert ConsentEvent.objects.count() == 400
+
+
+@pytest.mark.django_db
 def test_import_writes_in_batches_and_counts_across_them(world):
     text = "phone,tags\n" + "".join(f"+1718555{i:04},t{i % 3}\n" for i in range(1, 1202))
     rows, errors = parse(text)
