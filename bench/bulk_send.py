@@ -24,8 +24,8 @@ from pathlib import Path
 from unittest import mock
 from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+from common import LOOPBACK, ROOT, ensure_database, print_table, setup_django
+
 BENCH_NUMBER = "+12025550100"
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "bench-auth-token"
@@ -48,33 +48,6 @@ def require_loopback_services() -> tuple[str, str]:
     if redis.scheme != "redis" or redis.hostname not in LOOPBACK:
         sys.exit("Set REDIS_URL to a Redis database on 127.0.0.1 of its own: it is flushed.")
     return database_url, redis_url
-
-
-def ensure_database(database_url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    url = urlsplit(database_url)
-    name = url.path.lstrip("/")
-    server = dict(host=url.hostname, port=url.port or 5432, user=url.username, password=url.password)
-    with psycopg.connect(dbname="postgres", autocommit=True, **server) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            print(f"created database {name}")
-
-
-def setup_django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-never-used-in-production-0123456789")
-    # R13 would hold the messages outside 08:00–21:00 New York time: throughput must not depend
-    # on the time of day the benchmark runs at (the workers inherit this environment).
-    os.environ.setdefault("COMPLIANCE_POLICY", '{"QUIET_SOURCES": []}')
-    sys.path.insert(0, str(ROOT))
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0, interactive=False)
 
 
 def bench_world(n: int):
@@ -253,7 +226,7 @@ def run_scenario(label, *, sub, contacts, workers, env, per_message, log_dir, ti
     return result
 
 
-def print_table(results: list[Result]) -> None:
+def print_results(results: list[Result]) -> None:
     header = ("scenario", "messages", "seconds", "messages/s", "send call (s)", "outcome")
     rows = [
         (
@@ -266,12 +239,8 @@ def print_table(results: list[Result]) -> None:
         )
         for r in results
     ]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     print()
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+    print_table(header, rows)
 
 
 SCENARIOS = {
@@ -305,7 +274,10 @@ def main(argv=None):
     ensure_database(database_url)
     if args.batch:
         os.environ["SMS_DISPATCH_BATCH"] = str(args.batch)
-    setup_django()
+    # R13 would hold the messages outside 08:00–21:00 New York time: throughput must not depend
+    # on the time of day the benchmark runs at (the workers inherit this environment).
+    os.environ.setdefault("COMPLIANCE_POLICY", '{"QUIET_SOURCES": []}')
+    setup_django(test_client=False)
     from django.conf import settings
 
     batch = settings.SMS_DISPATCH_BATCH
@@ -345,7 +317,7 @@ def main(argv=None):
             stub.terminate()
             stub.wait()
         reset(sub)
-    print_table(results)
+    print_results(results)
     if not all(r.complete for r in results):
         sys.exit("Some scenarios did not complete: their figures are not throughput.")
 
