@@ -119,11 +119,17 @@ def consent_screenshot(request, sub_account_id, contact_id, event_id):
     public media: they can show a person's name, address and phone number)."""
     _sub_account, contact = _contact(request, sub_account_id, contact_id)
     event = get_object_or_404(contact.consent_events.exclude(screenshot=""), pk=event_id)
+    return private_file(event.screenshot)
+
+
+def private_file(field_file) -> FileResponse:
+    """An uploaded file (consent or appeal screenshot), served by a view that has checked the
+    tenant: never guessed as another type, never run as a page."""
     try:
-        handle = event.screenshot.open("rb")
-    except FileNotFoundError:
-        raise Http404("The screenshot file is missing.") from None
-    response = FileResponse(handle, filename=event.screenshot.name.rsplit("/", 1)[-1])
+        handle = field_file.open("rb")
+    except (FileNotFoundError, ValueError):
+        raise Http404("The file is missing.") from None
+    response = FileResponse(handle, filename=field_file.name.rsplit("/", 1)[-1])
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
     return response
@@ -443,14 +449,7 @@ def appeal_file(request, sub_account_id, appeal_id, which):
     field = APPEAL_FILES.get(which)
     if field is None:
         raise Http404
-    try:
-        handle = getattr(appeal, field).open("rb")
-    except (FileNotFoundError, ValueError):
-        raise Http404("The file is missing.") from None
-    response = FileResponse(handle, filename=getattr(appeal, field).name.rsplit("/", 1)[-1])
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
-    return response
+    return private_file(getattr(appeal, field))
 
 
 @login_required
