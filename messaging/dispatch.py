@@ -126,17 +126,22 @@ def hold_for_quiet_hours(messages: list[Message], now) -> list[Message]:
             fail(m, decision.reason)
             continue
         with transaction.atomic():
+            # R7: it counts in the window it is sent in, so its reservation in this one goes back
+            # and dispatch reserves it again when the window opens (`reserve_deferred`).
             if Message.objects.filter(pk=m.pk, status=Status.SENDING, handed_at__isnull=True).update(
-                status=Status.QUEUED, claim_token=None, send_after=decision.opens_at, valid_until=deadline
-            ):
+                status=Status.QUEUED, claim_token=None, send_after=decision.opens_at, valid_until=deadline,
+                ramp_window=None,
+            ):  # fmt: skip
+                compliance_services.ramp_release(sub_account_id=m.sub_account_id, window_start=m.ramp_window, count=1)
                 goes = f"{decision.reason} Goes at {decision.opens_at:%Y-%m-%d %H:%M} UTC."
                 services.record_event(m, status=Status.QUEUED, source="dispatch", detail=goes)
     return [m for m in messages if m.pk not in held]
 
 
 def reserve_deferred(messages: list[Message], now) -> list[Message]:
-    """R7 for messages that were scheduled: their capacity is reserved now, in the window they
-    are actually sent in, under the ramp row lock; what does not fit fails with R7's words.
+    """R7 for messages that were scheduled or waited for quiet hours: their capacity is reserved
+    now, in the window they are actually sent in, under the ramp row lock; what does not fit
+    fails with R7's words.
     Messages reserved when they were queued (ramp_window set) and keyword replies pass through."""
     policy = get_policy()
     waiting: dict = {}

@@ -154,3 +154,19 @@ def test_r13_the_bulk_preview_counts_who_waits_and_who_would_fail(world, login):
     with time_machine.travel(ny(21, 30), tick=False):  # New York's window is 10.5 h away: they would fail
         p = login(world.a1_owner).post(reverse("bulk_preview", args=[world.a1.pk]), form).context["preview"]
     assert (p.quiet_wait, p.quiet_fail, p.will_send) == (0, 2, 2)
+
+
+def test_r7_r13_a_message_that_waited_counts_in_the_window_it_is_sent_in(world, new_yorker):
+    from compliance.models import RampState
+
+    RampState.objects.filter(sub_account=world.a1).update(level=1, limit_extension=None)
+    with time_machine.travel(ny(22, 30), tick=False):
+        message = send(world, new_yorker, "bulk")
+        state = RampState.objects.get(sub_account=world.a1)
+        assert (message.status, message.ramp_window, state.window_count) == (Status.QUEUED, None, 0)
+    with time_machine.travel(datetime(2026, 11, 24, 8, 0, tzinfo=NY), tick=False):
+        dispatch.dispatch_batch([str(message.pk)])
+        message.refresh_from_db()
+        state = RampState.objects.get(sub_account=world.a1)
+        assert message.status == Status.SENT and message.ramp_window == state.window_start
+        assert (state.window_start, state.window_count) == (datetime(2026, 11, 24, 8, 0, tzinfo=NY), 1)
