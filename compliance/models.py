@@ -164,7 +164,7 @@ class Violation(models.Model):
     class Level(models.TextChoices):
         NONE = "", "—"
         VIOLATION = "violation", "Violation email"
-        SUSPENSION = "suspension", "Temporary suspension"
+        SUSPENSION = "suspension", "Suspension"
 
     sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="violations")
     kind = models.CharField(max_length=20, choices=Kind.choices)

@@ -61,7 +61,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='violation',
             name='level',
-            field=models.CharField(blank=True, choices=[('', '—'), ('violation', 'Violation email'), ('suspension', 'Temporary suspension')], default='', help_text='R8 only.', max_length=12),
+            field=models.CharField(blank=True, choices=[('', '—'), ('violation', 'Violation email'), ('suspension', 'Suspension')], default='', help_text='R8 only.', max_length=12),
         ),
         migrations.AddField(
             model_name='violation',

@@ -231,7 +231,7 @@ def test_r9_agency_page_and_dashboard_timeline_name_the_permanent_suspension(wor
     agency = login(world.a_admin).get(reverse("agency_detail", args=[world.A.pk])).content.decode()
     assert "Permanently suspended" in agency
     dashboard = login(world.a_admin).get(reverse("subaccount_dashboard", args=[world.a1.pk])).content.decode()
-    assert "permanent (until an appeal is approved)" in dashboard
+    assert "permanent (until an appeal is approved)" in dashboard and "Permanent suspension</span>" in dashboard
 
 
 def test_r9_support_sees_which_appeal_of_the_suspension_it_is(world, permanent, login):
