@@ -301,9 +301,10 @@ class SuspensionQuerySet(models.QuerySet):
         return self.covering(now).filter(lifted_at__isnull=True)
 
     def covering(self, now):
-        """Suspensions whose period covers `now`, lifted early or not: while one does, rate
-        monitoring does not suspend again (a self-lift holds until the period's end)."""
-        return self.filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now), started_at__lte=now)
+        """Suspensions whose period covers `now`, a temporary one lifted early or not: while one
+        does, rate monitoring does not suspend again (a self-lift holds until the period's end).
+        A permanent one covers until support lifts it on appeal; then monitoring resumes."""
+        return self.filter(Q(ends_at__isnull=True, lifted_at__isnull=True) | Q(ends_at__gt=now), started_at__lte=now)
 
 
 class Suspension(models.Model):

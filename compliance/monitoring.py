@@ -86,8 +86,11 @@ def count_opt_out(*, sub_account_id, now) -> None:
     rates_evaluate(sub_account_id=sub_account_id, now=now)
 
 
-def window_counts(*, sub_account_id, now) -> rates.Counts:
+def window_counts(*, sub_account_id, now, fresh_start=None) -> rates.Counts:
+    """The trailing window's counts; from `fresh_start` on if that is later (see `measured_since`)."""
     first, last = rates.window_hours(now, get_policy())
+    if fresh_start is not None:
+        first = max(first, rates.next_hour(fresh_start))
     totals = RateBucket.objects.filter(sub_account_id=sub_account_id, hour__gte=first, hour__lte=last).aggregate(
         outbound=Sum("outbound"), finalized=Sum("finalized"), undelivered=Sum("undelivered"), opt_outs=Sum("opt_outs")
     )
@@ -120,7 +123,7 @@ def rates_evaluate(*, sub_account_id, now=None) -> rates.Verdict:
 
     now = now or timezone.now()
     policy = get_policy()
-    counts = window_counts(sub_account_id=sub_account_id, now=now)
+    counts = window_counts(sub_account_id=sub_account_id, now=now, fresh_start=measured_since(sub_account_id, now))
     verdict = rates.verdict(counts, policy)
     if verdict.level == rates.NONE:
         return verdict
@@ -133,6 +136,20 @@ def rates_evaluate(*, sub_account_id, now=None) -> rates.Verdict:
         else:
             _violation_notice(sub_account_id, verdict, counts, now, policy)
     return verdict
+
+
+def measured_since(sub_account_id, now):
+    """When the last suspension ended or was lifted, if it did within the window: the rates are
+    measured afresh from then, so the same bad hours do not suspend the sub-account again the
+    moment it may send (which would make every suspension the next one's cause, R9)."""
+    ends = [
+        lifted_at or ends_at
+        for lifted_at, ends_at in Suspension.objects.filter(sub_account_id=sub_account_id, started_at__lte=now)
+        .order_by("-started_at")
+        .values_list("lifted_at", "ends_at")[:3]
+        if (lifted_at or ends_at) is not None and (lifted_at or ends_at) <= now
+    ]
+    return max(ends, default=None)
 
 
 def _detail(verdict, counts, now, policy) -> dict:

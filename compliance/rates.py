@@ -84,6 +84,13 @@ def hour_of(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
+def next_hour(moment: datetime) -> datetime:
+    """The first whole hour at or after `moment` (counters are hourly: an hour that began before
+    `moment` holds counts from before it)."""
+    start = hour_of(moment)
+    return start if start == moment else start + timedelta(hours=1)
+
+
 def suspension_end(now: datetime, policy: Policy) -> datetime:
     """R8: a temporary suspension lasts until the next 00:00 UTC (`midnight_utc`), or 24 hours
     (`24h`). At 23:59:59 it ends one second later; at 00:00:00 it lasts the whole day."""

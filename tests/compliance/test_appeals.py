@@ -243,3 +243,20 @@ def test_r9_support_sees_which_appeal_of_the_suspension_it_is(world, permanent, 
     for appeal, n in ((first, "1"), (second, "2")):
         html = login(world.support).get(reverse("support_appeal", args=[appeal.pk])).content.decode()
         assert f'appeal <span data-testid="appeal-number">{n}</span> of at most 2' in html
+
+
+def test_r9_after_an_approved_appeal_monitoring_suspends_again(world, permanent, login, run_jobs,
+                                                              django_capture_on_commit_callbacks):  # fmt: skip
+    submit(login(world.a1_owner), world)
+    decide(login(world.support), Appeal.objects.get(), action="approve", message="")
+    assert monitoring.suspension_in_force(world.a1.pk, timezone.now()) is None
+    # The hours that caused it are not counted again (R8: measured afresh after a suspension)…
+    with django_capture_on_commit_callbacks(execute=True):
+        assert monitoring.rates_evaluate(sub_account_id=world.a1.pk).level == "none"
+    # …new traffic over the threshold is: the 4th suspension within 30 days is permanent again.
+    later = rates.next_hour(timezone.now())
+    RateBucket.objects.create(sub_account=world.a1, hour=later, outbound=64, finalized=64, undelivered=8)
+    with django_capture_on_commit_callbacks(execute=True):
+        monitoring.rates_evaluate(sub_account_id=world.a1.pk, now=later + timedelta(minutes=1))
+    again = monitoring.suspension_in_force(world.a1.pk, later + timedelta(minutes=1))
+    assert again is not None and again != permanent and again.kind == "permanent"

@@ -319,3 +319,29 @@ class BrokenEmailBackend:
 
     def send_messages(self, messages):
         raise ConnectionRefusedError("SMTP server refused the connection")
+
+
+def test_r8_after_a_suspension_ends_the_rates_are_measured_afresh(world, contacts, suspended, clock, run_jobs,
+                                                                 django_capture_on_commit_callbacks):  # fmt: skip
+    # The same bad hours are still in the trailing 24 h at midnight: they do not suspend again.
+    clock.move_to(MIDNIGHT + timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert monitoring.rates_evaluate(sub_account_id=world.a1.pk).level == "none"
+    assert Suspension.objects.count() == 1
+    # New traffic over the threshold after the end does.
+    RateBucket.objects.create(sub_account=world.a1, hour=MIDNIGHT, outbound=64, finalized=64, undelivered=8)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert monitoring.rates_evaluate(sub_account_id=world.a1.pk).level == "suspension"
+    assert Suspension.objects.count() == 2
+
+
+def test_r8_after_a_self_lift_only_the_hours_after_it_count(world, suspended, clock):
+    clock.move_to(NOON + timedelta(minutes=20))
+    suspended.lift(user=world.a_admin, note="self-lift", now=NOON + timedelta(minutes=20))
+    assert monitoring.measured_since(world.a1.pk, NOON + timedelta(hours=1)) == NOON + timedelta(minutes=20)
+    # Within the lifted suspension's period nothing is re-decided; after its end, the hour of the
+    # lift (12:00, partly before it) is left out, 13:00 on counts.
+    clock.move_to(MIDNIGHT + timedelta(hours=1))
+    counts = monitoring.window_counts(sub_account_id=world.a1.pk, now=MIDNIGHT + timedelta(hours=1),
+                                      fresh_start=monitoring.measured_since(world.a1.pk, MIDNIGHT))  # fmt: skip
+    assert counts.finalized == 0
