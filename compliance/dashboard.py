@@ -346,12 +346,17 @@ class Health:
     suspensions: list[Suspension]
     suspension: Suspension | None  # in force now
     cause: str = ""
+    measured_from: datetime | None = None  # later than 24 h ago: measured afresh after a suspension
 
 
 def messaging_health(sub_account, now: datetime) -> Health:
     """Everything the "Messaging health" section shows, in seven queries whatever the volume."""
     policy = get_policy()
-    counts = monitoring.window_counts(sub_account_id=sub_account.pk, now=now)
+    # The counts the R8 decision uses: after a suspension ended, from then on.
+    fresh = monitoring.measured_since(sub_account.pk, now)
+    counts = monitoring.window_counts(sub_account_id=sub_account.pk, now=now, fresh_start=fresh)
+    first, _last = rates.window_hours(now, policy)
+    measured_from = rates.next_hour(fresh) if fresh and rates.next_hour(fresh) > first else None
     error, opt_out = gauges(counts, policy)
     days = daily_counts(sub_account, now)
     error_chart, opt_out_chart = charts(days, policy)
@@ -360,7 +365,7 @@ def messaging_health(sub_account, now: datetime) -> Health:
     return Health(
         counts=counts, error=error, opt_out=opt_out, error_chart=error_chart, opt_out_chart=opt_out_chart,
         breakdown=breakdown(sub_account, days), events=events, suspensions=suspensions, suspension=in_force,
-        cause=suspension_cause(in_force) if in_force else "",
+        cause=suspension_cause(in_force) if in_force else "", measured_from=measured_from,
     )  # fmt: skip
 
 

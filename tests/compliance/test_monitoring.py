@@ -345,3 +345,11 @@ def test_r8_after_a_self_lift_only_the_hours_after_it_count(world, suspended, cl
     counts = monitoring.window_counts(sub_account_id=world.a1.pk, now=MIDNIGHT + timedelta(hours=1),
                                       fresh_start=monitoring.measured_since(world.a1.pk, MIDNIGHT))  # fmt: skip
     assert counts.finalized == 0
+
+
+def test_r8_the_dashboard_shows_the_counts_the_decision_uses(world, suspended, clock, login):
+    from django.urls import reverse
+
+    clock.move_to(MIDNIGHT + timedelta(hours=2))
+    html = login(world.a1_owner).get(reverse("subaccount_dashboard", args=[world.a1.pk])).content.decode()
+    assert "Since Nov 24, 00:00 UTC (measured afresh after the last suspension): 0 sent" in html
