@@ -1,7 +1,8 @@
 """R9: appeals against a permanent suspension, as services. The sub-account submits its proof of
 opt-in; support staff ask for more (with the numbers they want proof for), approve — which lifts
-the suspension — or reject with a reason the sub-account sees. Every step is recorded on the
-Appeal (who, when, what was said); a suspension takes at most MAX_APPEALS_PER_SUSPENSION."""
+the suspension — or reject with a reason the sub-account sees. The Appeal keeps who submitted and
+who decided, when, and the latest request and answer; a suspension takes at most
+MAX_APPEALS_PER_SUSPENSION."""
 
 from django.db import transaction
 from django.utils import timezone
@@ -37,9 +38,11 @@ def appeal_submit(*, sub_account, user, data: dict, now=None) -> Appeal:
     now = now or timezone.now()
     if not data.get("activity_stopped"):
         raise AppealError("Confirm that the activity causing the errors or opt-outs has stopped.")
+    from accounts.models import SubAccount
+
     with transaction.atomic():
         # Serialises two submissions at once: the count of appeals is then exact.
-        Suspension.objects.select_for_update().filter(sub_account=sub_account, kind=Suspension.Kind.PERMANENT).exists()
+        SubAccount.objects.select_for_update(no_key=True).filter(pk=sub_account.pk).first()
         suspension, refusal = appealable(sub_account, now)
         if suspension is None:
             raise AppealError(refusal)

@@ -18,7 +18,7 @@ import django_rq
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -128,8 +128,13 @@ def rates_evaluate(*, sub_account_id, now=None) -> rates.Verdict:
     if verdict.level == rates.NONE:
         return verdict
     with transaction.atomic():
-        SubAccount.objects.select_for_update().filter(pk=sub_account_id).first()  # serialises the decision
-        if Suspension.objects.filter(sub_account_id=sub_account_id).covering(now).exists():
+        # Serialises the decision. no_key: the rows other transactions insert for this
+        # sub-account (messages, events) take a key-share lock on it, which FOR UPDATE would block.
+        SubAccount.objects.select_for_update(no_key=True).filter(pk=sub_account_id).first()
+        # Not bounded by `started_at <= now`: a caller's `now` may be a little older than a
+        # suspension another process just recorded, and that one must not be recorded twice.
+        ongoing = Q(ends_at__isnull=True, lifted_at__isnull=True) | Q(ends_at__gt=now)
+        if Suspension.objects.filter(ongoing, sub_account_id=sub_account_id).exists():
             return verdict
         if verdict.level == rates.SUSPENSION:
             _suspend(sub_account_id, verdict, counts, now, policy)
@@ -213,12 +218,11 @@ def _violation_notice(sub_account_id, verdict, counts, now, policy) -> Violation
 
 def rates_evaluate_all() -> dict:
     """Cron safety net (config/cron.py): evaluate every sub-account that sent in the window."""
-    now = timezone.now()
-    measured = window_counts_all(now=now)
+    measured = window_counts_all(now=timezone.now())
     acted = 0
     for sub_account_id in measured:
-        try:
-            acted += rates_evaluate(sub_account_id=sub_account_id, now=now).level != rates.NONE
+        try:  # the clock read per sub-account: a long run must not decide on a stale `now`
+            acted += rates_evaluate(sub_account_id=sub_account_id, now=timezone.now()).level != rates.NONE
         except Exception:  # one sub-account's failure must not stop the others
             log.exception("rate evaluation failed for sub-account %s", sub_account_id)
     return {"evaluated": len(measured), "over_a_threshold": acted}
@@ -276,8 +280,10 @@ def self_lift_refusal(*, suspension: Suspension, agency, now) -> str:
             f"this one ends at {suspension.ends_at:%Y-%m-%d %H:%M} UTC."
         )
     since = now - timedelta(days=policy.SELF_LIFT_EVERY_DAYS)
-    last = (
-        Suspension.objects.filter(sub_account__agency=agency, lifted_by__isnull=False, lifted_at__gte=since)
+    last = (  # self-lifts only: a permanent suspension lifted by support on appeal is not one
+        Suspension.objects.filter(
+            sub_account__agency=agency, kind=Suspension.Kind.TEMPORARY, lifted_by__isnull=False, lifted_at__gte=since
+        )
         .order_by("-lifted_at")
         .first()
     )

@@ -148,9 +148,17 @@ def number_facts(e164: str) -> tuple[tuple[str, ...], str]:
     return zones, state
 
 
+NON_GEOGRAPHIC_ZONES = 6  # more zones than the continental US has: a toll-free or similar number
+
+
 def recipient_of(e164: str, contact_zone: str, fallback_zone: str) -> Recipient:
-    """The contact's own zone when known, else the number's zone(s), else the sub-account's."""
+    """The contact's own zone when known, else the number's zone(s), else the sub-account's.
+    A non-geographic number (toll-free: `phonenumbers` gives every zone of the plan, from
+    Pago Pago to Guam, never open all at once) says nothing about where its owner is: the
+    sub-account's zone stands in for it."""
     zones, state = number_facts(e164)
     if contact_zone:
         zones = (contact_zone,)
+    elif len(zones) > NON_GEOGRAPHIC_ZONES:
+        zones = ()
     return Recipient(zones=zones or (fallback_zone,), state=state)

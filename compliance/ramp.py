@@ -78,12 +78,16 @@ def reserve(ramp: Ramp, wanted: int, now: datetime, policy: Policy) -> tuple[Ram
 
 
 def release(ramp: Ramp, count: int, window_start: datetime | None, now: datetime, policy: Policy) -> Ramp:
-    """Give back capacity of messages that failed before reaching the carrier, if they were
-    reserved in the window still open. A restriction already triggered stays (conservative)."""
+    """Give back capacity of messages that failed before reaching the carrier (or wait for the
+    recipients' sending hours, R13), if they were reserved in the window still open. The
+    restriction comes from *sending* the full limit: a window that falls back below it is not
+    restricted (else a bulk send held overnight would restrict the sub-account and then fail)."""
     ramp = roll_forward(ramp, now, policy)
     if window_start is None or ramp.window_start != window_start:
         return ramp
     ramp = replace(ramp, window_count=max(0, ramp.window_count - count))
+    if ramp.restricted_until is not None and ramp.window_count < limit_of(ramp, policy):
+        ramp = replace(ramp, restricted_until=None)
     if ramp.window_count == 0 and ramp.restricted_until is None:
         # Nothing of this window reached the carrier: it never opened (a window opens, and the
         # ramp starts, with the first successfully sent SMS).

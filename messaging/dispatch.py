@@ -108,10 +108,11 @@ def hold_for_quiet_hours(messages: list[Message], now) -> list[Message]:
         return messages
     recent: dict = {}
     since = now - timedelta(hours=24)
-    for contact_id, sent_at in Message.objects.filter(
-        contact_id__in={m.contact_id for m in quiet_ones}, source__in=policy.QUIET_SOURCES, sent_at__gt=since
-    ).values_list("contact_id", "sent_at"):
-        recent.setdefault(contact_id, []).append(sent_at)
+    # Handed to the carrier, by this or another dispatch run (`sent_at` comes a moment later).
+    for contact_id, handed_at in Message.objects.filter(
+        contact_id__in={m.contact_id for m in quiet_ones}, source__in=policy.QUIET_SOURCES, handed_at__gt=since
+    ).values_list("contact_id", "handed_at"):
+        recent.setdefault(contact_id, []).append(handed_at)
     held = set()
     for m in quiet_ones:
         recipient = quiet.recipient_of(m.to_number, m.contact.time_zone, m.sub_account.time_zone)
@@ -151,6 +152,8 @@ def reserve_deferred(messages: list[Message], now) -> list[Message]:
     refused = set()
     for sub_account_id, group in waiting.items():
         with transaction.atomic():
+            # The message rows first, then the ramp row: the order an opt-out takes them in.
+            list(Message.objects.select_for_update().filter(pk__in=[m.pk for m in group]).values_list("pk"))
             granted, window, sentence = compliance_services.ramp_reserve(
                 sub_account_id=sub_account_id, wanted=len(group), now=now
             )
@@ -237,7 +240,11 @@ def dispatch_batch(message_ids: list[str]) -> dict:
     sent = 0
     with ThreadPoolExecutor(max_workers=width) as pool:
         for start in range(0, len(ready), width):
-            wave = hand_off(ready[start : start + width], timezone.now())
+            wave = ready[start : start + width]
+            if start:  # a batch takes a while: what changed since it began (a suspension, 21:00) counts
+                now = timezone.now()
+                wave = hold_for_quiet_hours(recheck(wave), now)
+            wave = hand_off(wave, timezone.now())
             outgoing = [OutgoingSms(str(m.pk), m.to_number, m.from_number, m.body_sent, callback) for m in wave]
             outcomes = pool.map(lambda sms: _send_with_retries(provider, sms), outgoing)
             for message, outcome in zip(wave, outcomes, strict=True):
@@ -284,7 +291,10 @@ def sweep() -> dict:
                     status=Status.SENT, provider_sid=sid, sent_at=message.claimed_at
                 ):
                     services.record_event(message, status=Status.SENT, source="reconcile")
-                    monitoring.count_sent(sub_account_id=message.sub_account_id, source=message.source, now=now)
+                    # Counted when it was sent (as `sent_at` says and `rates_rebuild` counts it).
+                    monitoring.count_sent(
+                        sub_account_id=message.sub_account_id, source=message.source, now=message.claimed_at or now
+                    )
             services.receipts_apply_pending(sid)
             reconciled += 1
         elif message.claimed_at and message.claimed_at < now - RECONCILE_GIVE_UP_AFTER:

@@ -151,6 +151,9 @@ def messages_send(
             decision = rules.check_recipient(source=source, dnd=dnd, consent=consent, policy=policy)
         decisions.append(decision)
     with transaction.atomic():
+        # Contacts first, then the ramp row: the order an opt-out takes them in (contact, its
+        # pending messages, the ramp), so a send and a STOP for the same contact cannot deadlock.
+        _touch_conversations(ids, body, now)
         # R7: reserve ramp capacity in the same transaction as the rows (keyword replies are
         # compliance messages and exempt). What does not fit is failed with the reason. A
         # message scheduled for later counts in the window it is sent in: dispatch reserves it.
@@ -199,7 +202,6 @@ def messages_send(
             ],
             batch_size=1000,
         )
-        _touch_conversations(messages, now)
         queued_ids = [str(m.pk) for m in messages if m.status == Status.QUEUED]
         if queued_ids and (send_after is None or send_after <= now):
             transaction.on_commit(lambda: enqueue_dispatch(queued_ids))
@@ -264,16 +266,14 @@ def message_resend(*, message: Message, user=None) -> Message:
     )
 
 
-def _touch_conversations(messages, now):
+def _touch_conversations(contact_ids, body: str, now):
     """Keep each thread's summary (latest activity, preview) current without scanning. One
-    send call has one body, so one UPDATE per chunk of contacts, not one per contact."""
-    if not messages:
-        return
-    ids = list({m.contact_id for m in messages})
-    preview = messages[-1].body[:120]
+    send call has one body, so one UPDATE per chunk of contacts, not one per contact (in pk
+    order, the same for every sender, so two sends to overlapping audiences cannot deadlock)."""
+    ids = sorted(set(contact_ids))
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
-        Contact.objects.filter(pk__in=chunk).update(last_message_at=now, last_message_preview=preview)
+        Contact.objects.filter(pk__in=chunk).update(last_message_at=now, last_message_preview=body[:120])
 
 
 def enqueue_dispatch(message_ids: list[str]) -> None:
@@ -383,12 +383,13 @@ def _apply_receipt(message: Message, receipt, now) -> None:
         fields.append("failure_reason")
     message.save(update_fields=fields)
     record_event(message, status=new, source="receipt", error_code=receipt.error_code)
+    # R1 before R8: the contact's lock, then the counters' — the order an opt-out takes them in.
+    if new == Status.UNDELIVERED and receipt.error_code:
+        _on_carrier_error(message, receipt.error_code)
     # R8: counted in this transaction, so a receipt applied once is counted once.
     monitoring.count_final(
         sub_account_id=message.sub_account_id, source=message.source, status=new, error_code=receipt.error_code, now=now
     )
-    if new == Status.UNDELIVERED and receipt.error_code:
-        _on_carrier_error(message, receipt.error_code)
 
 
 def _on_carrier_error(message: Message, error_code: str) -> None:

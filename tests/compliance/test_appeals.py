@@ -260,3 +260,16 @@ def test_r9_after_an_approved_appeal_monitoring_suspends_again(world, permanent,
         monitoring.rates_evaluate(sub_account_id=world.a1.pk, now=later + timedelta(minutes=1))
     again = monitoring.suspension_in_force(world.a1.pk, later + timedelta(minutes=1))
     assert again is not None and again != permanent and again.kind == "permanent"
+
+
+def test_r9_an_approved_appeal_is_not_the_agencys_self_lift(world, permanent, login):
+    from accounts.models import Agency
+
+    Agency.objects.filter(pk=world.A.pk).update(created_at=timezone.now() - timedelta(days=400))
+    world.A.refresh_from_db()
+    submit(login(world.a1_owner), world)
+    decide(login(world.support), Appeal.objects.get(), action="approve", message="")
+    other = past_suspension(world.a2, 0)
+    Suspension.objects.filter(pk=other.pk).update(ends_at=timezone.now() + timedelta(hours=5))
+    other.refresh_from_db()
+    assert monitoring.self_lift_refusal(suspension=other, agency=world.A, now=timezone.now()) == ""

@@ -353,3 +353,41 @@ def test_r8_the_dashboard_shows_the_counts_the_decision_uses(world, suspended, c
     clock.move_to(MIDNIGHT + timedelta(hours=2))
     html = login(world.a1_owner).get(reverse("subaccount_dashboard", args=[world.a1.pk])).content.decode()
     assert "Since Nov 24, 00:00 UTC (measured afresh after the last suspension): 0 sent" in html
+
+
+@pytest.mark.django_db(transaction=True)  # the provider runs in dispatch's pool thread: its own connection
+def test_r8_a_suspension_recorded_mid_batch_stops_the_rest_of_the_batch(world, contacts, settings, memory_provider):
+    """Dispatch re-checks before every wave of SMS_MAX_CONCURRENCY, not once per batch."""
+    from django.db import connection
+
+    from messaging import dispatch
+
+    messages = services.messages_send(sub_account=world.a1, contacts=contacts[:10], body="Promo", source="bulk")
+    original = memory_provider.MemoryProvider.send
+
+    def send_then_suspend(self, sms):
+        result = original(self, sms)
+        if len(memory_provider.outbox) == 2 and not Suspension.objects.exists():
+            RateBucket.objects.update_or_create(
+                sub_account=world.a1, hour=NOON, defaults={"outbound": 64, "finalized": 64, "undelivered": 8}
+            )
+            monitoring.rates_evaluate(sub_account_id=world.a1.pk)
+            connection.close()  # this thread's connection
+        return result
+
+    settings.SMS_MAX_CONCURRENCY = 1  # one at a time: the pool thread's database writes are then ordered
+    memory_provider.MemoryProvider.send = send_then_suspend
+    try:
+        dispatch.dispatch_batch([str(m.pk) for m in messages])
+    finally:
+        memory_provider.MemoryProvider.send = original
+    assert len(memory_provider.outbox) == 2
+    assert Message.objects.filter(pk__in=[m.pk for m in messages], failure_reason=REASON).count() == 8
+
+
+def test_r8_an_evaluation_with_an_older_now_does_not_suspend_twice(world, clock):
+    RateBucket.objects.create(sub_account=world.a1, hour=NOON, outbound=64, finalized=64, undelivered=8)
+    monitoring.rates_evaluate(sub_account_id=world.a1.pk, now=NOON + timedelta(seconds=30))
+    # The cron job read its clock before that receipt's transaction: its `now` is older.
+    monitoring.rates_evaluate(sub_account_id=world.a1.pk, now=NOON)
+    assert Suspension.objects.count() == 1

@@ -111,5 +111,7 @@ def test_r13_the_contacts_own_zone_wins_and_the_sub_accounts_is_the_last_resort(
     assert quiet.recipient_of("+12125550100", "America/Los_Angeles", "UTC").zones == ("America/Los_Angeles",)
     assert quiet.recipient_of("+13055550100", "America/Chicago", "UTC") == quiet.Recipient(("America/Chicago",), "FL")
     assert quiet.recipient_of("+80012345678", "", "Europe/Paris").zones == ("Europe/Paris",)
-    toll_free = quiet.recipient_of("+18005550100", "", "UTC")
-    assert len(toll_free.zones) > 3 and "in all" in quiet.describe(toll_free, POLICY)
+    # A toll-free number maps to every zone of the plan: the sub-account's zone stands in.
+    assert quiet.recipient_of("+18005550100", "", "America/Chicago").zones == ("America/Chicago",)
+    several = quiet.Recipient(tuple(f"Etc/GMT+{n}" for n in range(4, 9)))
+    assert "in all 5 of its time zones" in quiet.describe(several, POLICY)

@@ -112,3 +112,13 @@ def test_card_headline(state, now, headline):
     card = ramp.card(state, now, POLICY)
     assert card.headline == headline
     assert card.levels == tuple(LIMITS)
+
+
+def test_giving_back_capacity_below_the_limit_lifts_a_restriction_nothing_earned():
+    """R7: the restriction comes from sending the full limit; messages that never reached the
+    carrier did not earn it."""
+    full, _ = ramp.reserve(ramp.Ramp(), 100, T0, POLICY)
+    assert full.restricted_until == T0 + DAY
+    back = ramp.release(full, 100, T0, T0 + SECOND, POLICY)
+    assert (back.restricted_until, back.window_count, back.window_start) == (None, 0, None)
+    assert ramp.release(full, 1, T0, T0 + SECOND, POLICY).restricted_until is None

@@ -3,14 +3,14 @@
 holds the fourth message of a day; one-to-one, test, resend, missed-call text back and keyword
 replies are exempt. Real dispatch and sweep jobs, time set with time-machine."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 
 from messaging import dispatch, services
-from messaging.models import Contact, MessageEvent, Status
+from messaging.models import Contact, Message, MessageEvent, Status
 
 pytestmark = pytest.mark.django_db
 NY = ZoneInfo("America/New_York")
@@ -170,3 +170,24 @@ def test_r7_r13_a_message_that_waited_counts_in_the_window_it_is_sent_in(world, 
         state = RampState.objects.get(sub_account=world.a1)
         assert message.status == Status.SENT and message.ramp_window == state.window_start
         assert (state.window_start, state.window_count) == (datetime(2026, 11, 24, 8, 0, tzinfo=NY), 1)
+
+
+def test_r7_r13_a_full_limit_held_overnight_goes_in_the_morning(world, settings):
+    """100 bulk messages at level 1 at 22:30 New York time: they wait, and the restriction their
+    reservation set is not earned until they are sent; at 08:00 all 100 go."""
+    from compliance.models import RampState
+
+    contacts = Contact.objects.bulk_create(
+        Contact(sub_account=world.a1, phone=f"+1212555{i:04d}", consent="granted") for i in range(2000, 2100)
+    )
+    with time_machine.travel(ny(22, 30), tick=False):
+        messages = services.messages_send(sub_account=world.a1, contacts=contacts, body="Promo", source="bulk")
+        dispatch.dispatch_batch([str(m.pk) for m in messages])
+        state = RampState.objects.get(sub_account=world.a1)
+        assert (state.window_count, state.restricted_until) == (0, None)
+    morning = datetime(2026, 11, 24, 8, 0, tzinfo=NY)
+    with time_machine.travel(morning, tick=False):
+        dispatch.dispatch_batch([str(m.pk) for m in messages])
+    assert Message.objects.filter(pk__in=[m.pk for m in messages], status=Status.SENT).count() == 100
+    state = RampState.objects.get(sub_account=world.a1)
+    assert (state.window_count, state.restricted_until) == (100, morning + timedelta(hours=24))
