@@ -303,8 +303,10 @@ class SuspensionQuerySet(models.QuerySet):
     def covering(self, now):
         """Suspensions whose period covers `now`, a temporary one lifted early or not: while one
         does, rate monitoring does not suspend again (a self-lift holds until the period's end).
-        A permanent one covers until support lifts it on appeal; then monitoring resumes."""
-        return self.filter(Q(ends_at__isnull=True, lifted_at__isnull=True) | Q(ends_at__gt=now), started_at__lte=now)
+        A permanent one covers until support lifts it on appeal; then monitoring resumes. Not
+        bounded by `started_at <= now` (a suspension never starts in the future): a caller's
+        `now` may be a little older than a suspension another process just recorded."""
+        return self.filter(Q(ends_at__isnull=True, lifted_at__isnull=True) | Q(ends_at__gt=now))
 
 
 class Suspension(models.Model):

@@ -18,12 +18,12 @@ import django_rq
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Sum
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from compliance import rates
+from compliance import rates, rules
 from compliance.models import RateBucket, Suspension, UndeliveredCode, Violation
 from compliance.policy import get_policy
 
@@ -123,18 +123,21 @@ def rates_evaluate(*, sub_account_id, now=None) -> rates.Verdict:
 
     now = now or timezone.now()
     policy = get_policy()
-    counts = window_counts(sub_account_id=sub_account_id, now=now, fresh_start=measured_since(sub_account_id, now))
+    counts = window_counts(sub_account_id=sub_account_id, now=now)
     verdict = rates.verdict(counts, policy)
-    if verdict.level == rates.NONE:
+    if verdict.level == rates.NONE:  # a fresh start only lowers the counts: no need to look it up
         return verdict
+    fresh_start = measured_since(sub_account_id, now)
+    if fresh_start is not None:
+        counts = window_counts(sub_account_id=sub_account_id, now=now, fresh_start=fresh_start)
+        verdict = rates.verdict(counts, policy)
+        if verdict.level == rates.NONE:
+            return verdict
     with transaction.atomic():
         # Serialises the decision. no_key: the rows other transactions insert for this
         # sub-account (messages, events) take a key-share lock on it, which FOR UPDATE would block.
         SubAccount.objects.select_for_update(no_key=True).filter(pk=sub_account_id).first()
-        # Not bounded by `started_at <= now`: a caller's `now` may be a little older than a
-        # suspension another process just recorded, and that one must not be recorded twice.
-        ongoing = Q(ends_at__isnull=True, lifted_at__isnull=True) | Q(ends_at__gt=now)
-        if Suspension.objects.filter(ongoing, sub_account_id=sub_account_id).exists():
+        if Suspension.objects.filter(sub_account_id=sub_account_id).covering(now).exists():
             return verdict
         if verdict.level == rates.SUSPENSION:
             _suspend(sub_account_id, verdict, counts, now, policy)
@@ -247,6 +250,16 @@ PERMANENT_REASON = (
     "Sending is permanently suspended after repeated violations (R9): no SMS can be sent until support "
     "approves an appeal."
 )
+
+
+def suspension_decision(suspension: Suspension | None, source: str) -> rules.Decision:
+    """May a message of `source` go while `suspension` (or none) is in force? (R8, R9)"""
+    if suspension is None:
+        return rules.ALLOW
+    return rules.check_suspension(
+        source=source, suspension_reason=suspension_reason(suspension), permanent=suspension.is_permanent,
+        policy=get_policy(),
+    )  # fmt: skip
 
 
 def suspension_reason(suspension: Suspension) -> str:

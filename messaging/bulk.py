@@ -185,13 +185,10 @@ def ramp_over_limit(sub_account: SubAccount, wanted: int, now: datetime, policy:
 
 
 def suspension_problem(sub_account: SubAccount, *, source: str, at) -> str:
-    """R8: the reason a send of `source` at `at` would be failed by a temporary suspension, or ""."""
+    """R8/R9: the reason a send of `source` at `at` would be failed by a suspension, or ""."""
     from compliance import monitoring
 
-    suspension = monitoring.suspension_in_force(sub_account.pk, at)
-    if suspension is None or (source not in get_policy().SUSPENDED_SOURCES and not suspension.is_permanent):
-        return ""
-    return monitoring.suspension_reason(suspension)
+    return monitoring.suspension_decision(monitoring.suspension_in_force(sub_account.pk, at), source).reason
 
 
 def bulk_preview(

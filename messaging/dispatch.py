@@ -84,10 +84,7 @@ def recheck(messages: list[Message]) -> list[Message]:
     ready = []
     for m in messages:
         dnd, consent = states[m.contact_id]
-        suspension = suspensions.get(m.sub_account_id)
-        reason = monitoring.suspension_reason(suspension) if suspension else ""
-        permanent = bool(suspension and suspension.is_permanent)
-        decision = rules.check_suspension(source=m.source, suspension_reason=reason, permanent=permanent, policy=policy)
+        decision = monitoring.suspension_decision(suspensions.get(m.sub_account_id), m.source)
         if decision.allowed:
             decision = rules.check_recipient(source=m.source, dnd=dnd, consent=consent, policy=policy)
         if decision.allowed:
@@ -106,16 +103,22 @@ def hold_for_quiet_hours(messages: list[Message], now) -> list[Message]:
     quiet_ones = [m for m in messages if m.source in policy.QUIET_SOURCES]
     if not quiet_ones:
         return messages
+    recipients = {
+        m.pk: quiet.recipient_of(m.to_number, m.contact.time_zone, m.sub_account.time_zone) for m in quiet_ones
+    }
+    # The FL/OK cap: what was handed to the carrier, by this or another dispatch run (`sent_at`
+    # comes a moment later), to those contacts only — no query when the batch has none.
+    capped = {m.contact_id for m in quiet_ones if recipients[m.pk].state in quiet.FREQUENCY_STATES}
     recent: dict = {}
-    since = now - timedelta(hours=24)
-    # Handed to the carrier, by this or another dispatch run (`sent_at` comes a moment later).
-    for contact_id, handed_at in Message.objects.filter(
-        contact_id__in={m.contact_id for m in quiet_ones}, source__in=policy.QUIET_SOURCES, handed_at__gt=since
-    ).values_list("contact_id", "handed_at"):
-        recent.setdefault(contact_id, []).append(handed_at)
+    if capped:
+        handed = Message.objects.filter(
+            contact_id__in=capped, source__in=policy.QUIET_SOURCES, handed_at__gt=now - timedelta(hours=24)
+        )
+        for contact_id, handed_at in handed.values_list("contact_id", "handed_at"):
+            recent.setdefault(contact_id, []).append(handed_at)
     held = set()
     for m in quiet_ones:
-        recipient = quiet.recipient_of(m.to_number, m.contact.time_zone, m.sub_account.time_zone)
+        recipient = recipients[m.pk]
         deadline = m.valid_until or quiet.deadline_of(m.send_after or m.created_at, policy)
         decision = quiet.check(recipient, now=now, deadline=deadline, recent=recent.get(m.contact_id, []),
                                policy=policy)  # fmt: skip

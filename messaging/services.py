@@ -136,17 +136,13 @@ def messages_send(
     # A scheduled message is judged at its send time (and re-checked at dispatch either way).
     at = max(now, send_after) if send_after else now
     suspension = monitoring.suspension_in_force(sub_account.pk, at)
-    suspended = monitoring.suspension_reason(suspension) if suspension else ""
-    permanent = bool(suspension and suspension.is_permanent)
     decisions = []
     for contact in contacts:
         dnd, consent = states[contact.pk]
         if not from_number:
             decisions.append(rules.Decision.refuse(rules.NO_NUMBER))
             continue
-        decision = rules.check_suspension(
-            source=source, suspension_reason=suspended, permanent=permanent, policy=policy
-        )
+        decision = monitoring.suspension_decision(suspension, source)
         if decision.allowed:
             decision = rules.check_recipient(source=source, dnd=dnd, consent=consent, policy=policy)
         decisions.append(decision)
