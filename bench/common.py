@@ -182,3 +182,22 @@ def interpolated(sql: str, params) -> str:
     from django.db import connection
 
     return connection.ops.compose_sql(sql, params)  # psycopg's own quoting, as the server sees it
+
+
+def print_plans(label: str, plans: list, all_plans: bool, *, heading_label: str | None = None) -> None:
+    """One page's plans: a table of every SELECT, then the SQL and plan of the flagged ones (or
+    of all with `all_plans`). `heading_label`: the label as the heading shows it."""
+    shown = heading_label or label
+    print(f"\nPlans of the {len(plans)} SELECTs of one {shown} request (EXPLAIN ANALYZE, warm cache):\n")
+    print_table(
+        ("#", "ms", "top node", "tables read: how → rows", "flag"),
+        [
+            (i, f"{pl.ms:.2f}", pl.top.split(" using ")[0].split(" on ")[0], scan_summary(pl.scans),
+             "; ".join(pl.flags) or "")
+            for i, pl in enumerate(plans, 1)
+        ],
+    )  # fmt: skip
+    for i, pl in enumerate(plans, 1):
+        if pl.flags or all_plans:
+            title = f"{label} #{i}" + (f": {'; '.join(pl.flags)}" if pl.flags else "")
+            print(f"\n--- {title}\n{interpolated(pl.sql, pl.params)}\n\n{pl.text}")

@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from common import ensure_database, interpolated, plan_page, print_table, require_database, scan_summary, setup_django
+from common import ensure_database, plan_page, print_plans, print_table, require_database, setup_django
 
 AGENCY = "Contacts Bench Agency"
 SUB_ACCOUNT = ("Bench City Dental", "City Dental")
@@ -350,19 +350,7 @@ def report(pages: list[Page], runs: int, all_plans: bool) -> None:
         ],
     )  # fmt: skip
     for p in pages:
-        print(f"\nPlans of the {len(p.plans)} SELECTs of one “{p.label}” request (EXPLAIN ANALYZE, warm cache):\n")
-        print_table(
-            ("#", "ms", "top node", "tables read: how → rows", "flag"),
-            [
-                (i, f"{pl.ms:.2f}", pl.top.split(" using ")[0].split(" on ")[0], scan_summary(pl.scans),
-                 "; ".join(pl.flags) or "")
-                for i, pl in enumerate(p.plans, 1)
-            ],
-        )  # fmt: skip
-        for i, pl in enumerate(p.plans, 1):
-            if pl.flags or all_plans:
-                title = f"{p.label} #{i}" + (f": {'; '.join(pl.flags)}" if pl.flags else "")
-                print(f"\n--- {title}\n{interpolated(pl.sql, pl.params)}\n\n{pl.text}")
+        print_plans(p.label, p.plans, all_plans, heading_label=f"“{p.label}”")
 
 
 def main(argv=None):
