@@ -26,6 +26,15 @@ from messaging import services as messaging_services
 SCREENSHOT_MAX_BYTES = 5 * 1024 * 1024
 
 
+def at_most_5_mb(upload):
+    if upload.size > SCREENSHOT_MAX_BYTES:
+        raise forms.ValidationError("The screenshot is larger than 5 MB.")
+
+
+# Consent and appeal screenshots: an image or a PDF of at most 5 MB.
+SCREENSHOT = [FileExtensionValidator(["png", "jpg", "jpeg", "gif", "webp", "pdf"]), at_most_5_mb]
+
+
 def _contact(request, sub_account_id, contact_id):
     sub_account = access.get_subaccount_for(request.user, sub_account_id)
     return sub_account, get_object_or_404(sub_account.contacts, pk=contact_id)
@@ -53,7 +62,7 @@ class OptInForm(forms.Form):
     screenshot = forms.FileField(
         label="Screenshot of the form",
         required=False,
-        validators=[FileExtensionValidator(["png", "jpg", "jpeg", "gif", "webp", "pdf"])],
+        validators=SCREENSHOT,
     )
 
     def clean_at(self):
@@ -61,12 +70,6 @@ class OptInForm(forms.Form):
         if at > timezone.now():
             raise forms.ValidationError("Consent cannot be dated in the future.")
         return at
-
-    def clean_screenshot(self):
-        shot = self.cleaned_data.get("screenshot")
-        if shot and shot.size > SCREENSHOT_MAX_BYTES:
-            raise forms.ValidationError("The screenshot is larger than 5 MB.")
-        return shot
 
 
 @login_required
@@ -358,14 +361,12 @@ def support_risk(request):
 
 # --- R9 appeals -----------------------------------------------------------------------------
 
-IMAGE_OR_PDF = FileExtensionValidator(["png", "jpg", "jpeg", "gif", "webp", "pdf"])
-
 
 class AppealForm(forms.Form):
-    opt_in_screenshot = forms.FileField(label="Screenshot of the initial opt-in text", validators=[IMAGE_OR_PDF])
+    opt_in_screenshot = forms.FileField(label="Screenshot of the initial opt-in text", validators=SCREENSHOT)
     collection_url = forms.URLField(label="URL of the page where numbers are collected", max_length=500,
                                     assume_scheme="https")  # fmt: skip
-    checkbox_screenshot = forms.FileField(label="Screenshot of the consent checkbox", validators=[IMAGE_OR_PDF])
+    checkbox_screenshot = forms.FileField(label="Screenshot of the consent checkbox", validators=SCREENSHOT)
     consent_description = forms.CharField(label="How consent is obtained", widget=forms.Textarea(attrs={"rows": 4}),
                                           max_length=5000)  # fmt: skip
     activity_stopped = forms.BooleanField(
@@ -373,14 +374,6 @@ class AppealForm(forms.Form):
     )
     use_case = forms.CharField(label="Business use case (optional)", widget=forms.Textarea(attrs={"rows": 3}),
                                required=False, max_length=5000)  # fmt: skip
-
-    def clean(self):
-        data = super().clean()
-        for name in ("opt_in_screenshot", "checkbox_screenshot"):
-            upload = data.get(name)
-            if upload and upload.size > SCREENSHOT_MAX_BYTES:
-                self.add_error(name, "The file is larger than 5 MB.")
-        return data
 
 
 @login_required

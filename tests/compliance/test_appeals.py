@@ -273,3 +273,9 @@ def test_r9_an_approved_appeal_is_not_the_agencys_self_lift(world, permanent, lo
     Suspension.objects.filter(pk=other.pk).update(ends_at=timezone.now() + timedelta(hours=5))
     other.refresh_from_db()
     assert monitoring.self_lift_refusal(suspension=other, agency=world.A, now=timezone.now()) == ""
+
+
+def test_r9_a_screenshot_over_5_mb_is_refused(world, permanent, login):
+    big = SimpleUploadedFile("big.png", b"\x89PNG" + b"0" * (5 * 1024 * 1024), content_type="image/png")
+    html = submit(login(world.a1_owner), world, checkbox_screenshot=big).content.decode()
+    assert "The screenshot is larger than 5 MB." in html and not Appeal.objects.exists()
