@@ -4,6 +4,19 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from accounts.models import Agency, Membership, SubAccount, User
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Append-only records: visible to superusers, never edited or deleted here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     fk_name = "user"

@@ -1,5 +1,5 @@
 """Contact CSV import time, the two halves of the upload request: `imports.parse_contact_rows`
-(reading and validating the text) and `services.contacts_import` (writing). Not a test.
+(reading and validating the text) and `contacts.contacts_import` (writing). Not a test.
 
     .venv/bin/python bench/contacts_import.py                 # 50,000 rows with consent, SQLite
     .venv/bin/python bench/contacts_import.py --rows 5000 --no-consent
@@ -97,7 +97,7 @@ def csv_text(numbers: list[str], *, consent: bool, variant: str = "") -> str:
 def run(label: str, sub, user, text: str, expected_rows: int) -> None:
     from django.db import connection
 
-    from messaging import imports, services
+    from messaging import contacts, imports
 
     queries = []
 
@@ -109,7 +109,7 @@ def run(label: str, sub, user, text: str, expected_rows: int) -> None:
     rows, errors = imports.parse_contact_rows(text, time_zone=sub.time_zone)
     t1 = time.perf_counter()
     with connection.execute_wrapper(count):
-        result = services.contacts_import(sub_account=sub, rows=rows, user=user)
+        result = contacts.contacts_import(sub_account=sub, rows=rows, user=user)
     t2 = time.perf_counter()
     assert len(rows) == expected_rows and not errors, (len(rows), errors[:5])
     print(

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from accounts.admin import ReadOnlyAdmin
 from compliance.models import (
     Appeal,
     BusinessInfoChange,
@@ -11,7 +12,6 @@ from compliance.models import (
     Suspension,
     Violation,
 )
-from messaging.admin import ReadOnlyAdmin
 
 # Everything here is a record a regulator or customer may ask about: read-only for superusers.
 # Decisions (limit extensions, snowshoe holds, self-lifts) go through the app's own pages, which

@@ -7,13 +7,12 @@ MAX_APPEALS_PER_SUSPENSION."""
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import SubAccount
+from compliance.errors import ComplianceError
 from compliance.models import Appeal, ConsentEvent, Suspension
 from compliance.policy import get_policy
+from messaging.models import Contact
 from messaging.phone import InvalidPhoneNumber, to_e164
-
-
-class AppealError(Exception):
-    """A step the R9 rules refuse, with a sentence to show the user."""
 
 
 def appealable(sub_account, now) -> tuple[Suspension | None, str]:
@@ -37,15 +36,13 @@ def appeal_submit(*, sub_account, user, data: dict, now=None) -> Appeal:
     the activity-stopped confirmation, an optional use case)."""
     now = now or timezone.now()
     if not data.get("activity_stopped"):
-        raise AppealError("Confirm that the activity causing the errors or opt-outs has stopped.")
-    from accounts.models import SubAccount
-
+        raise ComplianceError("Confirm that the activity causing the errors or opt-outs has stopped.")
     with transaction.atomic():
         # Serialises two submissions at once: the count of appeals is then exact.
         SubAccount.objects.select_for_update(no_key=True).filter(pk=sub_account.pk).first()
         suspension, refusal = appealable(sub_account, now)
         if suspension is None:
-            raise AppealError(refusal)
+            raise ComplianceError(refusal)
         return Appeal.objects.create(
             sub_account=sub_account, suspension=suspension, submitted_by=user,
             opt_in_screenshot=data["opt_in_screenshot"], checkbox_screenshot=data["checkbox_screenshot"],
@@ -56,14 +53,14 @@ def appeal_submit(*, sub_account, user, data: dict, now=None) -> Appeal:
 
 def parse_numbers(text: str) -> list[str]:
     """Numbers support asks proof for: one per line or comma-separated, any format; E.164 out.
-    Raises AppealError naming the first one that is not a phone number."""
+    Raises ComplianceError naming the first one that is not a phone number."""
     numbers = []
     for raw in text.replace(",", "\n").splitlines():
         if raw.strip():
             try:
                 numbers.append(to_e164(raw.strip()))
             except InvalidPhoneNumber:
-                raise AppealError(f"“{raw.strip()}” is not a phone number.") from None
+                raise ComplianceError(f"“{raw.strip()}” is not a phone number.") from None
     return list(dict.fromkeys(numbers))
 
 
@@ -74,14 +71,9 @@ def _locked(appeal) -> Appeal:
 def appeal_request_info(*, appeal, user, message: str, numbers: list[str], now=None) -> None:
     """Support asks for more information, and proof of opt-in for `numbers` (may be empty)."""
     if not message.strip():
-        raise AppealError("Say what information you need.")
+        raise ComplianceError("Say what information you need.")
     with transaction.atomic():
-        locked = _locked(appeal)
-        if locked.status != Appeal.Status.SUBMITTED:
-            raise AppealError("Only an appeal awaiting support can be asked for more information.")
-        locked.status, locked.info_request, locked.numbers_requested = Appeal.Status.INFO_REQUESTED, message, numbers
-        locked.info_requested_at = now or timezone.now()
-        locked.save(update_fields=["status", "info_request", "numbers_requested", "info_requested_at"])
+        _locked(appeal).request_info(message=message, numbers=numbers, now=now or timezone.now())
     appeal.refresh_from_db()
 
 
@@ -89,13 +81,9 @@ def appeal_respond(*, appeal, user, response: str, now=None) -> None:
     """The sub-account answers; the appeal goes back to support. Proof for the requested numbers
     is their consent ledger (R10): recorded on each contact's page, shown to support from there."""
     if not response.strip():
-        raise AppealError("Write your answer to support's request.")
+        raise ComplianceError("Write your answer to support's request.")
     with transaction.atomic():
-        locked = _locked(appeal)
-        if locked.status != Appeal.Status.INFO_REQUESTED:
-            raise AppealError("Support has not asked for more information on this appeal.")
-        locked.status, locked.response, locked.responded_at = Appeal.Status.SUBMITTED, response, now or timezone.now()
-        locked.save(update_fields=["status", "response", "responded_at"])
+        _locked(appeal).respond(response=response, now=now or timezone.now())
     appeal.refresh_from_db()
 
 
@@ -104,14 +92,10 @@ def appeal_decide(*, appeal, user, approve: bool, note: str, now=None) -> None:
     reason the sub-account sees; it may appeal again while under the limit."""
     now = now or timezone.now()
     if not approve and not note.strip():
-        raise AppealError("Give the reason for the rejection: the sub-account will read it.")
+        raise ComplianceError("Give the reason for the rejection: the sub-account will read it.")
     with transaction.atomic():
         locked = _locked(appeal)
-        if locked.status != Appeal.Status.SUBMITTED:
-            raise AppealError("Only an appeal awaiting support can be decided.")
-        locked.status = Appeal.Status.APPROVED if approve else Appeal.Status.REJECTED
-        locked.decision_note, locked.decided_by, locked.decided_at = note.strip(), user, now
-        locked.save(update_fields=["status", "decision_note", "decided_by", "decided_at"])
+        locked.decide(approve=approve, note=note.strip(), user=user, now=now)
         if approve:
             suspension = Suspension.objects.select_for_update().get(pk=locked.suspension_id)
             if suspension.lifted_at is None:
@@ -121,8 +105,6 @@ def appeal_decide(*, appeal, user, approve: bool, note: str, now=None) -> None:
 
 def proof_for(appeal) -> list[tuple[str, object, list]]:
     """For each number support asked about: (number, the contact or None, its opt-in records)."""
-    from messaging.models import Contact
-
     numbers = list(appeal.numbers_requested or [])
     contacts = {c.phone: c for c in Contact.objects.filter(sub_account_id=appeal.sub_account_id, phone__in=numbers)}
     events: dict = {}

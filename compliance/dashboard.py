@@ -15,9 +15,10 @@ from fractions import Fraction
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 
-from compliance import monitoring, rates
+from compliance import monitoring, rates, suspensions
 from compliance.models import RateBucket, Suspension, UndeliveredCode, Violation
 from compliance.policy import Policy, get_policy
+from messaging.models import Message, Status
 
 CHART_DAYS = 30
 TOP_FAILURE_REASONS = 10
@@ -266,8 +267,6 @@ def breakdown(sub_account, days: list[Day]) -> Breakdown:
     """Delivered, undelivered by carrier code, awaiting a receipt, and failed before the carrier
     by reason, over the chart's days. Receipts are counted in the hour they arrive, sends in the
     hour they left, so `awaiting` (sent − final) is clamped at zero at the window's edge."""
-    from messaging.models import Message, Status
-
     since = datetime.combine(days[0].day, time(0), tzinfo=UTC)
     by_code = (
         UndeliveredCode.objects.filter(sub_account=sub_account, day__gte=days[0].day)
@@ -376,13 +375,13 @@ class SelfLift:
     suspension: Suspension
     refusal: str  # "" when the form can be used
     every_days: int
-    confirm_word: str = monitoring.CONFIRM_WORD
+    confirm_word: str = suspensions.CONFIRM_WORD
 
 
 def self_lift_offer(*, suspension: Suspension | None, agency, is_agency_admin: bool, now) -> SelfLift | None:
     if suspension is None or not is_agency_admin:
         return None
-    refusal = monitoring.self_lift_refusal(suspension=suspension, agency=agency, now=now)
+    refusal = suspensions.self_lift_refusal(suspension=suspension, agency=agency, now=now)
     return SelfLift(suspension, refusal, get_policy().SELF_LIFT_EVERY_DAYS)
 
 
@@ -413,7 +412,7 @@ def rows(sub_accounts, now: datetime) -> list[Row]:
     sub_accounts = list(sub_accounts)
     ids = [s.pk for s in sub_accounts]
     measured = monitoring.window_counts_all(now=now, sub_account_ids=ids)
-    in_force = monitoring.suspensions_in_force(ids, now)
+    in_force = suspensions.suspensions_in_force(ids, now)
     result = []
     for sub_account in sub_accounts:
         counts = measured.get(sub_account.pk, rates.Counts())

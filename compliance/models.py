@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.models import SubAccount
+from compliance.errors import ComplianceError
+from compliance.ramp import Ramp
 
 
 class ConsentEvent(models.Model):
@@ -97,9 +99,7 @@ class RampState(models.Model):
     def __str__(self):
         return f"Level {self.level} ({self.window_count} in window)"
 
-    def as_ramp(self):
-        from compliance.ramp import Ramp
-
+    def as_ramp(self) -> Ramp:
         return Ramp(
             level=self.level, started_at=self.started_at, window_start=self.window_start,
             window_count=self.window_count, restricted_until=self.restricted_until, extension=self.limit_extension,
@@ -111,6 +111,19 @@ class RampState(models.Model):
         self.save(
             update_fields=["level", "started_at", "window_start", "window_count", "restricted_until", "updated_at"]
         )
+
+    def extend(self, limit: int) -> None:
+        """A limit extension granted by support (R7, level 8), applied at once."""
+        self.limit_extension = limit
+        self.save(update_fields=["limit_extension", "updated_at"])
+
+
+class LimitExtensionRequestQuerySet(models.QuerySet):
+    def pending(self):
+        return self.filter(status=LimitExtensionRequest.Status.PENDING)
+
+    def decided(self):
+        return self.exclude(status=LimitExtensionRequest.Status.PENDING)
 
 
 class LimitExtensionRequest(models.Model):
@@ -134,6 +147,8 @@ class LimitExtensionRequest(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = LimitExtensionRequestQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -148,6 +163,16 @@ class LimitExtensionRequest(models.Model):
 
     def __str__(self):
         return f"{self.sub_account} → {self.requested_limit} ({self.status})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == self.Status.PENDING
+
+    def decide(self, *, approve: bool, granted_limit: int | None, note: str, user, now) -> None:
+        self.status = self.Status.APPROVED if approve else self.Status.REJECTED
+        self.granted_limit = granted_limit if approve else None
+        self.decision_note, self.decided_by, self.decided_at = note, user, now
+        self.save(update_fields=["status", "granted_limit", "decision_note", "decided_by", "decided_at"])
 
 
 class Violation(models.Model):
@@ -199,6 +224,17 @@ class Violation(models.Model):
         return f"{self.get_kind_display()} · {self.sub_account}"
 
 
+class SnowshoeHoldQuerySet(models.QuerySet):
+    def awaiting_justification(self):
+        return self.filter(status=SnowshoeHold.Status.AWAITING_JUSTIFICATION)
+
+    def pending_review(self):
+        return self.filter(status=SnowshoeHold.Status.PENDING)
+
+    def decided(self):
+        return self.filter(status__in=[SnowshoeHold.Status.ACCEPTED, SnowshoeHold.Status.REJECTED])
+
+
 class SnowshoeHold(models.Model):
     """R11: the same or a near-identical body from more than SNOWSHOE_NUMBERS numbers within
     24 h. Its messages wait (Message.hold) until support accepts the business justification."""
@@ -224,6 +260,8 @@ class SnowshoeHold(models.Model):
     decision_note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = SnowshoeHoldQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -234,6 +272,24 @@ class SnowshoeHold(models.Model):
 
     def __str__(self):
         return f"Snowshoe hold · {self.sub_account} ({self.status})"
+
+    def justify(self, *, text: str, user, now) -> None:
+        """An owner or agency admin explains the business reason; the hold goes to support."""
+        if self.status != self.Status.AWAITING_JUSTIFICATION:
+            raise ComplianceError("This hold is not awaiting a justification.")
+        self.status = self.Status.PENDING
+        self.justification, self.submitted_by, self.submitted_at = text, user, now
+        self.save(update_fields=["status", "justification", "submitted_by", "submitted_at"])
+
+    def decide(self, *, accept: bool, note: str, user, now) -> None:
+        """Support accepts or rejects the justification (a rejection says why)."""
+        if not accept and not note:
+            raise ComplianceError("Say why the justification is rejected, for the sub-account to read.")
+        if self.status != self.Status.PENDING:
+            raise ComplianceError("Only a hold with a justification pending review can be decided.")
+        self.status = self.Status.ACCEPTED if accept else self.Status.REJECTED
+        self.decision_note, self.decided_by, self.decided_at = note, user, now
+        self.save(update_fields=["status", "decision_note", "decided_by", "decided_at"])
 
 
 class BusinessInfoChange(models.Model):
@@ -421,3 +477,25 @@ class Appeal(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in (self.Status.SUBMITTED, self.Status.INFO_REQUESTED)
+
+    def request_info(self, *, message: str, numbers: list[str], now) -> None:
+        """Support asks for more information, and proof of opt-in for `numbers` (may be empty)."""
+        if self.status != self.Status.SUBMITTED:
+            raise ComplianceError("Only an appeal awaiting support can be asked for more information.")
+        self.status, self.info_request, self.numbers_requested = self.Status.INFO_REQUESTED, message, numbers
+        self.info_requested_at = now
+        self.save(update_fields=["status", "info_request", "numbers_requested", "info_requested_at"])
+
+    def respond(self, *, response: str, now) -> None:
+        """The sub-account answers; the appeal goes back to support."""
+        if self.status != self.Status.INFO_REQUESTED:
+            raise ComplianceError("Support has not asked for more information on this appeal.")
+        self.status, self.response, self.responded_at = self.Status.SUBMITTED, response, now
+        self.save(update_fields=["status", "response", "responded_at"])
+
+    def decide(self, *, approve: bool, note: str, user, now) -> None:
+        if self.status != self.Status.SUBMITTED:
+            raise ComplianceError("Only an appeal awaiting support can be decided.")
+        self.status = self.Status.APPROVED if approve else self.Status.REJECTED
+        self.decision_note, self.decided_by, self.decided_at = note, user, now
+        self.save(update_fields=["status", "decision_note", "decided_by", "decided_at"])

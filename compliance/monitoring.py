@@ -1,6 +1,8 @@
 """R8, error and opt-out rate monitoring, as services: the counters kept as messages are handed
-to the carrier, receipts arrive and opt-outs are received; the evaluation that records a
-Violation, suspends and enqueues the emails; enforcement reads; the agency self-lift (R9).
+to the carrier, receipts arrive and opt-outs are received, and the evaluation that records a
+Violation, suspends and enqueues the emails. Enforcement (what a suspension refuses) and the
+agency self-lift are in `compliance.suspensions`, the emails in `compliance.notices`, the
+counters' rebuild in `compliance.rebuild`.
 
 The arithmetic is pure, in `compliance.rates`. Counters are hourly rows (RateBucket) bumped
 with `F()` in the same transaction that changes the message, so the trailing-24-hour rates are
@@ -14,24 +16,17 @@ together cannot deadlock, and two of them cannot both suspend or both email."""
 import logging
 from datetime import timedelta
 
-import django_rq
-from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
-from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 
-from compliance import rates, rules
+from accounts.models import SubAccount
+from compliance import notices, rates
 from compliance.models import RateBucket, Suspension, UndeliveredCode, Violation
 from compliance.policy import get_policy
+from messaging.models import Status
 
 log = logging.getLogger(__name__)
-
-
-class MonitoringError(Exception):
-    """A request the R8/R9 rules refuse, with a sentence to show the user."""
 
 
 # --- Counters -------------------------------------------------------------------------------
@@ -56,18 +51,18 @@ def _counted(source: str) -> bool:
     return source not in get_policy().COMPLIANCE_SOURCES
 
 
-def count_sent(*, sub_account_id, source: str, now) -> None:
-    """A message was handed to the carrier. Call in the transaction that records `sent`."""
-    if _counted(source):
-        _bump(RateBucket, {"sub_account_id": sub_account_id, "hour": rates.hour_of(now)}, outbound=1)
+def count_sent(*, sub_account_id, source: str, now, count: int = 1) -> None:
+    """`count` messages were handed to the carrier. Call in the transaction that records `sent`."""
+    if _counted(source) and count:
+        _bump(RateBucket, {"sub_account_id": sub_account_id, "hour": rates.hour_of(now)}, outbound=count)
 
 
 def count_final(*, sub_account_id, source: str, status: str, error_code: str, now) -> None:
     """A final carrier status (delivered / undelivered) was applied to a sent message. Call in
     the transaction that applies it; evaluates the rates at once (R8: as receipts arrive)."""
-    if not _counted(source) or status not in ("delivered", "undelivered"):
+    if not _counted(source) or status not in (Status.DELIVERED, Status.UNDELIVERED):
         return
-    delivered = int(status == "delivered")
+    delivered = int(status == Status.DELIVERED)
     _bump(
         RateBucket, {"sub_account_id": sub_account_id, "hour": rates.hour_of(now)},
         finalized=1, delivered=delivered, undelivered=1 - delivered,
@@ -119,8 +114,6 @@ def rates_evaluate(*, sub_account_id, now=None) -> rates.Verdict:
     """Measure the trailing window and act: at a suspension threshold, suspend (unless a
     suspension already covers now) and email; at a violation threshold, record a Violation and
     email, at most once per UTC day and not while suspended. Safe to call any number of times."""
-    from accounts.models import SubAccount
-
     now = now or timezone.now()
     policy = get_policy()
     counts = window_counts(sub_account_id=sub_account_id, now=now)
@@ -196,7 +189,7 @@ def _suspend(sub_account_id, verdict, counts, now, policy) -> Suspension:
         sub_account_id=sub_account_id, cause=verdict.kind, violation=violation, started_at=now, ends_at=ends_at,
         kind=Suspension.Kind.PERMANENT if permanent else Suspension.Kind.TEMPORARY,
     )  # fmt: skip
-    transaction.on_commit(lambda: _enqueue_email(violation.pk))
+    transaction.on_commit(lambda: notices.violation_email_enqueue(violation.pk))
     log.warning("sub-account %s suspended (%s) until %s (%s)", sub_account_id, suspension.kind, ends_at, verdict.kind)
     return suspension
 
@@ -215,7 +208,7 @@ def _violation_notice(sub_account_id, verdict, counts, now, policy) -> Violation
             )  # fmt: skip
     except IntegrityError:  # another process recorded today's notice first
         return None
-    transaction.on_commit(lambda: _enqueue_email(violation.pk))
+    transaction.on_commit(lambda: notices.violation_email_enqueue(violation.pk))
     return violation
 
 
@@ -229,252 +222,3 @@ def rates_evaluate_all() -> dict:
         except Exception:  # one sub-account's failure must not stop the others
             log.exception("rate evaluation failed for sub-account %s", sub_account_id)
     return {"evaluated": len(measured), "over_a_threshold": acted}
-
-
-# --- Enforcement reads ----------------------------------------------------------------------
-
-
-def suspensions_in_force(sub_account_ids, now) -> dict:
-    """sub-account id → the Suspension in force at `now` (one query)."""
-    found = {}
-    for suspension in Suspension.objects.filter(sub_account_id__in=set(sub_account_ids)).in_force(now):
-        found.setdefault(suspension.sub_account_id, suspension)
-    return found
-
-
-def suspension_in_force(sub_account_id, now) -> Suspension | None:
-    return suspensions_in_force([sub_account_id], now).get(sub_account_id)
-
-
-PERMANENT_REASON = (
-    "Sending is permanently suspended after repeated violations (R9): no SMS can be sent until support "
-    "approves an appeal."
-)
-
-
-def suspension_decision(suspension: Suspension | None, source: str) -> rules.Decision:
-    """May a message of `source` go while `suspension` (or none) is in force? (R8, R9)"""
-    if suspension is None:
-        return rules.ALLOW
-    return rules.check_suspension(
-        source=source, suspension_reason=suspension_reason(suspension), permanent=suspension.is_permanent,
-        policy=get_policy(),
-    )  # fmt: skip
-
-
-def suspension_reason(suspension: Suspension) -> str:
-    """The failure reason of a message refused by a suspension: names it and its end."""
-    if suspension.is_permanent:
-        return PERMANENT_REASON
-    cause = "error" if suspension.cause == Suspension.Cause.ERROR_RATE else "opt-out"
-    return (
-        f"Sending is temporarily suspended until {suspension.ends_at:%Y-%m-%d %H:%M} UTC because the {cause} rate "
-        "crossed its limit (R8). Bulk, workflow and campaign messages are not sent until then."
-    )
-
-
-# --- R9: agency self-lift -------------------------------------------------------------------
-
-CONFIRM_WORD = "confirm"
-
-
-def self_lift_refusal(*, suspension: Suspension, agency, now) -> str:
-    """Why an agency admin may not lift this suspension themselves now, or "" when they may:
-    a temporary rate suspension still in force, an agency older than 90 days, no self-lift by
-    this agency in the last 30 days."""
-    policy = get_policy()
-    if suspension.is_permanent:
-        return "A permanent suspension is lifted only by support staff, through an appeal (R9)."
-    if suspension.lifted_at is not None or suspension.ends_at <= now:
-        return "This suspension is no longer in force."
-    if agency.created_at > now - timedelta(days=policy.SELF_LIFT_AGENCY_MIN_AGE_DAYS):
-        return (
-            f"Only agencies older than {policy.SELF_LIFT_AGENCY_MIN_AGE_DAYS} days can lift a suspension themselves; "
-            f"this one ends at {suspension.ends_at:%Y-%m-%d %H:%M} UTC."
-        )
-    since = now - timedelta(days=policy.SELF_LIFT_EVERY_DAYS)
-    last = (  # self-lifts only: a permanent suspension lifted by support on appeal is not one
-        Suspension.objects.filter(
-            sub_account__agency=agency, kind=Suspension.Kind.TEMPORARY, lifted_by__isnull=False, lifted_at__gte=since
-        )
-        .order_by("-lifted_at")
-        .first()
-    )
-    if last is not None:
-        again = last.lifted_at + timedelta(days=policy.SELF_LIFT_EVERY_DAYS)
-        return (
-            f"Your agency lifted a suspension on {last.lifted_at:%Y-%m-%d}; the next self-lift is possible from "
-            f"{again:%Y-%m-%d %H:%M} UTC."
-        )
-    return ""
-
-
-def suspension_self_lift(*, suspension: Suspension, user, acknowledged: bool, typed: str, now=None) -> None:
-    """R9: an agency admin lifts a temporary rate suspension early, after ticking the
-    acknowledgement and typing `confirm`. Recorded on the suspension (who, when). The caller
-    checks the role; the rules are checked here under a lock on the agency."""
-    from accounts.models import Agency
-
-    now = now or timezone.now()
-    if not acknowledged:
-        raise MonitoringError("Tick the acknowledgement to lift the suspension.")
-    if (typed or "").strip().lower() != CONFIRM_WORD:
-        raise MonitoringError(f"Type “{CONFIRM_WORD}” to lift the suspension.")
-    with transaction.atomic():
-        agency = Agency.objects.select_for_update().get(pk=suspension.sub_account.agency_id)
-        locked = Suspension.objects.select_for_update().get(pk=suspension.pk)
-        refusal = self_lift_refusal(suspension=locked, agency=agency, now=now)
-        if refusal:
-            raise MonitoringError(refusal)
-        locked.lift(user=user, note=f"Lifted early by agency admin {user.email}", now=now)
-    suspension.refresh_from_db()
-
-
-# --- Emails ---------------------------------------------------------------------------------
-
-
-def _enqueue_email(violation_id) -> None:
-    django_rq.get_queue("default").enqueue(violation_email_send, violation_id)
-
-
-def recipients_of(sub_account) -> list[str]:
-    """R8: the agency's admins and the sub-account's owners."""
-    from accounts.models import Role, User
-
-    return sorted(
-        set(
-            User.objects.filter(
-                is_active=True, memberships__role=Role.AGENCY_ADMIN, memberships__agency_id=sub_account.agency_id
-            ).values_list("email", flat=True)
-        )
-        | set(
-            User.objects.filter(
-                is_active=True, memberships__role=Role.SUBACCOUNT_OWNER, memberships__sub_account=sub_account
-            ).values_list("email", flat=True)
-        )
-    )
-
-
-def violation_email_send(violation_id) -> bool:
-    """The RQ job: the violation or suspension email of one Violation, plain text and HTML.
-    Claimed with a conditional update, so a job run twice sends once; a failed send gives the
-    claim back and raises, so RQ's failure registry shows it and a retry sends it."""
-    violation = Violation.objects.select_related("sub_account__agency").filter(pk=violation_id).first()
-    if violation is None or violation.level not in (Violation.Level.VIOLATION, Violation.Level.SUSPENSION):
-        return False
-    now = timezone.now()
-    if not Violation.objects.filter(pk=violation.pk, emailed_at__isnull=True).update(emailed_at=now):
-        return False
-    try:
-        message = violation_email(violation)
-        if message.to:
-            message.send()
-        else:
-            log.warning("violation %s: nobody to email for sub-account %s", violation.pk, violation.sub_account_id)
-    except Exception:
-        Violation.objects.filter(pk=violation.pk).update(emailed_at=None)
-        raise
-    return True
-
-
-def violation_email(violation: Violation) -> EmailMultiAlternatives:
-    sub_account = violation.sub_account
-    policy = get_policy()
-    suspension = getattr(violation, "suspension", None) if violation.level == Violation.Level.SUSPENSION else None
-    context = {
-        "violation": violation, "sub_account": sub_account, "agency": sub_account.agency, "d": violation.detail,
-        "suspension": suspension, "policy": policy,
-        "error_violation": rates.percent(policy.ERROR_RATE_VIOLATION),
-        "opt_out_violation": rates.percent(policy.OPT_OUT_RATE_VIOLATION),
-        "error_suspension": rates.percent(policy.ERROR_RATE_SUSPENSION),
-        "opt_out_suspension": rates.percent(policy.OPT_OUT_RATE_SUSPENSION),
-        "error_healthy": rates.percent(policy.ERROR_RATE_HEALTHY),
-        "opt_out_healthy": rates.percent(policy.OPT_OUT_RATE_HEALTHY),
-        "dashboard_url": settings.PUBLIC_BASE_URL + reverse("subaccount_dashboard", args=[sub_account.pk]),
-        "appeals_url": settings.PUBLIC_BASE_URL + reverse("appeals", args=[sub_account.pk]),
-    }  # fmt: skip
-    name = "suspension" if suspension else "violation"
-    what = violation.get_kind_display().lower()
-    if suspension and suspension.is_permanent:
-        subject = f"Sending permanently suspended for {sub_account.name}: repeated violations"
-    elif suspension:
-        subject = f"Sending suspended for {sub_account.name} until {suspension.ends_at:%Y-%m-%d %H:%M} UTC: high {what}"
-    else:
-        subject = f"Messaging violation for {sub_account.name}: high {what}"
-    message = EmailMultiAlternatives(
-        subject=subject, body=render_to_string(f"compliance/email/{name}.txt", context),
-        to=recipients_of(sub_account),
-    )  # fmt: skip
-    message.attach_alternative(render_to_string(f"compliance/email/{name}.html", context), "text/html")
-    return message
-
-
-# --- Rebuilding the counters ----------------------------------------------------------------
-
-
-def rates_rebuild(*, sub_account_id, since) -> int:
-    """Recompute a sub-account's counters from `since` (a whole UTC hour) from the message
-    table, counting what the live path counts: `sent` at the hour of `sent_at`, final statuses
-    at the hour of `final_at`, opt-outs at the hour their ConsentEvent was stored. For data
-    that predates the counters (an upgrade, an import) and for demo data; live counting never
-    needs it. Returns the number of hour rows written."""
-    from django.db.models import Count, Q
-    from django.db.models.functions import TruncDay, TruncHour
-
-    from compliance.models import ConsentEvent
-    from messaging.models import Direction, Message, Status
-
-    policy = get_policy()
-    outbound = Message.objects.filter(sub_account_id=sub_account_id, direction=Direction.OUTBOUND).exclude(
-        source__in=policy.COMPLIANCE_SOURCES
-    )
-    handed = (Status.SENT, Status.DELIVERED, Status.UNDELIVERED)
-    hours: dict = {}
-
-    def add(rows, **names):
-        for row in rows:
-            bucket = hours.setdefault(row["h"], dict.fromkeys(("outbound", "finalized", "delivered", "undelivered",
-                                                                "opt_outs"), 0))  # fmt: skip
-            for field, key in names.items():
-                bucket[field] += row[key]
-
-    add(
-        outbound.filter(status__in=handed, sent_at__gte=since)
-        .annotate(h=TruncHour("sent_at", tzinfo=rates.UTC))
-        .values("h").annotate(n=Count("pk")).order_by(),
-        outbound="n",
-    )  # fmt: skip
-    add(
-        outbound.filter(status__in=(Status.DELIVERED, Status.UNDELIVERED), final_at__gte=since)
-        .annotate(h=TruncHour("final_at", tzinfo=rates.UTC))
-        .values("h")
-        .annotate(f=Count("pk"), d=Count("pk", filter=Q(status=Status.DELIVERED)),
-                  u=Count("pk", filter=Q(status=Status.UNDELIVERED)))
-        .order_by(),
-        finalized="f", delivered="d", undelivered="u",
-    )  # fmt: skip
-    add(
-        ConsentEvent.objects.filter(
-            sub_account_id=sub_account_id, kind=ConsentEvent.Kind.OPT_OUT, message__isnull=False, created_at__gte=since
-        )
-        .annotate(h=TruncHour("created_at", tzinfo=rates.UTC))
-        .values("h").annotate(n=Count("pk")).order_by(),
-        opt_outs="n",
-    )  # fmt: skip
-    codes = (
-        outbound.filter(status=Status.UNDELIVERED, final_at__gte=since)
-        .annotate(day=TruncDay("final_at", tzinfo=rates.UTC))
-        .values("day", "error_code").annotate(n=Count("pk")).order_by()
-    )  # fmt: skip
-    with transaction.atomic():
-        RateBucket.objects.filter(sub_account_id=sub_account_id, hour__gte=since).delete()
-        RateBucket.objects.bulk_create(RateBucket(sub_account_id=sub_account_id, hour=h, **v) for h, v in hours.items())
-        UndeliveredCode.objects.filter(sub_account_id=sub_account_id, day__gte=since.date()).delete()
-        UndeliveredCode.objects.bulk_create(
-            UndeliveredCode(
-                sub_account_id=sub_account_id, day=row["day"].date(), code=(row["error_code"] or "none")[:10],
-                count=row["n"],
-            )
-            for row in codes
-        )  # fmt: skip
-    return len(hours)

@@ -60,17 +60,20 @@ def check_suspension(*, source: str, suspension_reason: str, policy: Policy, per
 _TRAILING = ".!?,;:)(*~-'\" "
 
 
+OPT_OUT, OPT_IN, HELP, NO_KEYWORD = "opt_out", "opt_in", "help", "none"  # Keyword.kind
+
+
 @dataclass(frozen=True)
 class Keyword:
     """What an inbound text means for compliance, and which rule decided it (R3: every match
     records the rule that fired)."""
 
-    kind: str  # "opt_out" | "opt_in" | "help" | "none"
+    kind: str  # OPT_OUT | OPT_IN | HELP | NO_KEYWORD
     rule: str = ""  # "keyword", "keyword+politeness", "phrase"
     matched: str = ""
 
 
-NOT_A_KEYWORD = Keyword("none")
+NOT_A_KEYWORD = Keyword(NO_KEYWORD)
 
 
 def _normalise(text: str) -> str:
@@ -113,9 +116,9 @@ def classify_inbound(body: str, policy: Policy) -> Keyword:
     words = _words(text)
     joined = " ".join(words)
     tables = (
-        ("opt_out", policy.OPT_OUT_KEYWORDS),
-        ("opt_in", policy.OPT_IN_KEYWORDS),
-        ("help", policy.HELP_KEYWORDS),
+        (OPT_OUT, policy.OPT_OUT_KEYWORDS),
+        (OPT_IN, policy.OPT_IN_KEYWORDS),
+        (HELP, policy.HELP_KEYWORDS),
     )
     for kind, keywords in tables:
         for keyword in keywords:
@@ -130,7 +133,7 @@ def classify_inbound(body: str, policy: Policy) -> Keyword:
     for phrase in policy.OPT_OUT_PHRASES:
         p = " ".join(_words(_normalise(phrase)))
         if core == p or joined == p:
-            return Keyword("opt_out", "phrase", phrase)
+            return Keyword(OPT_OUT, "phrase", phrase)
     return NOT_A_KEYWORD
 
 

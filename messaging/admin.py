@@ -1,19 +1,7 @@
 from django.contrib import admin
 
+from accounts.admin import ReadOnlyAdmin
 from messaging.models import ApiKey, Contact, Message, MessageEvent, PhoneNumber, ReceiptEvent, Tag
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Append-only records: visible to superusers, never edited or deleted here."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(PhoneNumber)

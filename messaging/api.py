@@ -15,7 +15,10 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from compliance import ledger
+from compliance.errors import ComplianceError
 from messaging import keys, services
+from messaging.contacts import contact_get_or_create, contact_set_tags
 from messaging.models import Consent, Contact, Source
 from messaging.phone import InvalidPhoneNumber, to_e164
 
@@ -64,7 +67,7 @@ def api_view(*methods):
                 return view(request, key.sub_account, *args, **kwargs)
             except ApiError as exc:
                 return error(str(exc), status=exc.status, fields=exc.fields)
-            except services.MessagingError as exc:
+            except (services.MessagingError, ComplianceError) as exc:
                 return error(str(exc))
             except Http404:
                 return error("Not found.", status=404)
@@ -157,15 +160,15 @@ def _contact_input(data: dict) -> tuple[str, dict, list | None, dict | None]:
 def contacts(request, sub_account):
     phone, fields, tags, consent = _contact_input(request.data)
     with transaction.atomic():
-        contact, created = services.contact_get_or_create(sub_account=sub_account, phone=phone, **fields)
+        contact, created = contact_get_or_create(sub_account=sub_account, phone=phone, **fields)
         if fields and not created:
             for name, value in fields.items():
                 setattr(contact, name, value)
             contact.save(update_fields=list(fields))
         if tags is not None:
-            services.contact_set_tags(contact=contact, names=tags)
+            contact_set_tags(contact=contact, names=tags)
         if consent is not None:
-            services.consent_record_opt_in(
+            ledger.consent_record_opt_in(
                 contact=contact,
                 source=consent["source"] or "api",
                 at=consent["at"] or timezone.now(),
@@ -198,7 +201,7 @@ class MessageIn(forms.Form):
 def messages(request, sub_account):
     given = _valid(MessageIn(request.data))
     with transaction.atomic():  # a refused request leaves no new contact behind
-        contact, _ = services.contact_get_or_create(sub_account=sub_account, phone=given["to"])
+        contact, _ = contact_get_or_create(sub_account=sub_account, phone=given["to"])
         message = services.message_send_one(
             sub_account=sub_account, contact=contact, body=given["body"], source=given["source"]
         )

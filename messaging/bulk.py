@@ -15,11 +15,11 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from accounts.models import SubAccount
-from compliance import ramp, rules
-from compliance import services as compliance_services
+from compliance import content, quiet, ramp, rules, screening, suspensions
 from compliance.models import ConsentEvent, RampState
 from compliance.policy import Policy, get_policy
 from messaging import imports, services
+from messaging.contacts import contact_get_or_create
 from messaging.models import BulkSend, Consent, Contact, Dnd, PhoneNumber, Source, Status
 from messaging.phone import InvalidPhoneNumber, to_e164
 
@@ -186,9 +186,7 @@ def ramp_over_limit(sub_account: SubAccount, wanted: int, now: datetime, policy:
 
 def suspension_problem(sub_account: SubAccount, *, source: str, at) -> str:
     """R8/R9: the reason a send of `source` at `at` would be failed by a suspension, or ""."""
-    from compliance import monitoring
-
-    return monitoring.suspension_decision(monitoring.suspension_in_force(sub_account.pk, at), source).reason
+    return suspensions.suspension_decision(suspensions.suspension_in_force(sub_account.pk, at), source).reason
 
 
 def bulk_preview(
@@ -196,8 +194,6 @@ def bulk_preview(
 ) -> Preview:
     """The confirmation page's numbers for `audience` (kind, tag_ids, contact_ids). Records
     nothing (content is screened with the pure function; the recording check runs on confirm)."""
-    from compliance import content
-
     policy = get_policy()
     total, dnd, no_consent = audience_counts(
         sub_account, kind=audience["kind"], tag_ids=audience.get("tag_ids", ()),
@@ -205,9 +201,7 @@ def bulk_preview(
     )  # fmt: skip
     over, sentence = ramp_over_limit(sub_account, total - dnd - no_consent, send_at or now, policy)
     # R11: the numbers this body went out from in 24 h, the new ones included; held above the policy's count.
-    numbers = compliance_services.snowshoe_numbers(
-        sub_account=sub_account, body=body, from_numbers=from_numbers, now=now
-    )
+    numbers = screening.snowshoe_numbers(sub_account=sub_account, body=body, from_numbers=from_numbers, now=now)
     snowshoe = numbers if len(numbers) > policy.SNOWSHOE_NUMBERS else []
     wait, fail = quiet_counts(sub_account, audience, source=source, at=send_at or now, policy=policy)
     return Preview(
@@ -221,8 +215,6 @@ def quiet_counts(sub_account: SubAccount, audience: dict, *, source: str, at, po
     """R13 for the preview: of the contacts that may be sent to, how many are outside their
     sending hours at `at` (they wait, or fail past VALIDITY_HOURS). The FL/OK frequency cap
     depends on what is sent meanwhile and is applied when each message goes."""
-    from compliance import quiet
-
     if source not in policy.QUIET_SOURCES:
         return 0, 0
     if audience["kind"] == CSV:
@@ -276,7 +268,7 @@ def bulk_send_start(
     common = dict(sub_account=sub_account, created_by=user, body=body, source=source, audience=audience_label[:300],
                   scheduled_for=send_at, total=len(contact_ids))  # fmt: skip
 
-    match = compliance_services.content_block(sub_account=sub_account, body=body, user=user)
+    match = screening.content_block(sub_account=sub_account, body=body, user=user)
     if match is not None:
         preview = {"content": _match_json(match), "total": len(contact_ids)}
         bulk = BulkSend.objects.create(status=BulkSend.Status.BLOCKED, preview=preview, **common)
@@ -285,7 +277,7 @@ def bulk_send_start(
         sub_account=sub_account, body=body, audience={"kind": CSV, "contact_ids": contact_ids},
         from_numbers=from_numbers, source=source, now=now, send_at=send_at,
     ).as_json()  # fmt: skip
-    hold = compliance_services.snowshoe_hold_if_needed(
+    hold = screening.snowshoe_hold_if_needed(
         sub_account=sub_account, body=body, from_numbers=from_numbers, now=now, user=user
     )
     if hold is not None:
@@ -324,8 +316,6 @@ def bulk_test_send(*, sub_account: SubAccount, user, body: str, phone: str, from
     composed as the initial bulk message would be (R5, R6), so what arrives is exactly what
     the audience gets. The number becomes (or is) a contact; DND still applies (R2).
     Raises InvalidPhoneNumber or MessagingError."""
-    from compliance import content
-
     body = (body or "").strip()
     problem = merge_field_problem(body) if body else "The message is empty."
     if problem:
@@ -336,7 +326,7 @@ def bulk_test_send(*, sub_account: SubAccount, user, body: str, phone: str, from
         raise services.MessagingError(
             f"The message contains prohibited content ({match.category}): “{match.matched}”. It cannot be sent."
         )
-    contact, _ = services.contact_get_or_create(sub_account=sub_account, phone=phone)
+    contact, _ = contact_get_or_create(sub_account=sub_account, phone=phone)
     composed = services.compose_for(sub_account, contact, body, Source.BULK, True, policy)
     own = sending_numbers(sub_account)
     numbers = [from_number] if from_number in own else own[:1]

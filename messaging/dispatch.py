@@ -13,6 +13,7 @@ reconciles them with the provider, never re-sending blindly.
 import logging
 import time
 import uuid
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -23,10 +24,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from compliance import monitoring, quiet, rules
-from compliance import services as compliance_services
+from compliance import limits, quiet, rules, suspensions
 from compliance.policy import get_policy
-from messaging import services
 from messaging.models import Contact, Message, Status
 from messaging.providers import (
     OutgoingSms,
@@ -35,12 +34,23 @@ from messaging.providers import (
     ProviderRetryable,
     get_provider,
 )
+from messaging.receipts import provider_rejected, receipts_apply_pending
+from messaging.transitions import messages_fail, messages_mark_unknown, messages_record_sent, messages_requeue
 
 log = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(minutes=20)  # longer than a dispatch job may run (job_timeout=900 s)
 RECONCILE_GIVE_UP_AFTER = timedelta(hours=1)
 INTERRUPTED = "Sending was interrupted and the carrier has no record of this message; it was not re-sent. Use Resend."
+
+
+def enqueue_dispatch(message_ids: list[str]) -> None:
+    """Batches of SMS_DISPATCH_BATCH ids per RQ job: one job per message caps out near 100
+    messages/s per worker."""
+    queue = django_rq.get_queue("dispatch")
+    size = settings.SMS_DISPATCH_BATCH
+    for start in range(0, len(message_ids), size):
+        queue.enqueue(dispatch_batch, message_ids[start : start + size], job_timeout=900)
 
 
 def claim(message_ids, now) -> tuple[uuid.UUID, list[Message]]:
@@ -54,43 +64,40 @@ def claim(message_ids, now) -> tuple[uuid.UUID, list[Message]]:
     return token, claimed
 
 
-def fail(message: Message, reason: str, *, error_code: str = "", source: str = "dispatch") -> bool:
-    """sending → failed, only if still sending (an opt-out may have failed it already)."""
-    now = timezone.now()
-    with transaction.atomic():
-        updated = Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
-            status=Status.FAILED, failure_reason=reason[:300], error_code=error_code, final_at=now
-        )
-        if updated:
-            services.record_event(message, status=Status.FAILED, source=source, error_code=error_code, detail=reason)
-            # Never reached the carrier: its ramp capacity goes back (R7).
-            compliance_services.ramp_release(
-                sub_account_id=message.sub_account_id, window_start=message.ramp_window, count=1
-            )
-    return bool(updated)
+def _claimed(messages):
+    """The still-claimed rows of `messages`: an opt-out may have failed some meanwhile."""
+    return Message.objects.filter(pk__in=[m.pk for m in messages], status=Status.SENDING)
+
+
+def fail_each(refused: dict[str, list[Message]]) -> None:
+    """reason → its messages: each group failed in one statement set (never reached the
+    carrier, so their ramp capacity goes back, R7)."""
+    for reason, group in refused.items():
+        messages_fail(_claimed(group), reason=reason, source="dispatch")
 
 
 def recheck(messages: list[Message]) -> list[Message]:
     """What may have changed since queueing: a suspension (R8), DND and consent (re-read from
     the database)."""
     policy = get_policy()
-    suspensions = monitoring.suspensions_in_force({m.sub_account_id for m in messages}, timezone.now())
+    in_force = suspensions.suspensions_in_force({m.sub_account_id for m in messages}, timezone.now())
     states = dict(
         (pk, (dnd, consent))
         for pk, dnd, consent in Contact.objects.filter(pk__in={m.contact_id for m in messages}).values_list(
             "pk", "dnd", "consent"
         )
     )
-    ready = []
+    ready, refused = [], defaultdict(list)
     for m in messages:
         dnd, consent = states[m.contact_id]
-        decision = monitoring.suspension_decision(suspensions.get(m.sub_account_id), m.source)
+        decision = suspensions.suspension_decision(in_force.get(m.sub_account_id), m.source)
         if decision.allowed:
             decision = rules.check_recipient(source=m.source, dnd=dnd, consent=consent, policy=policy)
         if decision.allowed:
             ready.append(m)
         else:
-            fail(m, decision.reason)
+            refused[decision.reason].append(m)
+    fail_each(refused)
     return ready
 
 
@@ -116,7 +123,7 @@ def hold_for_quiet_hours(messages: list[Message], now) -> list[Message]:
         )
         for contact_id, handed_at in handed.values_list("contact_id", "handed_at"):
             recent.setdefault(contact_id, []).append(handed_at)
-    held = set()
+    held, refused, waiting = set(), defaultdict(list), defaultdict(list)
     for m in quiet_ones:
         recipient = recipients[m.pk]
         deadline = m.valid_until or quiet.deadline_of(m.send_after or m.created_at, policy)
@@ -127,18 +134,18 @@ def hold_for_quiet_hours(messages: list[Message], now) -> list[Message]:
             continue
         held.add(m.pk)
         if decision.opens_at is None:
-            fail(m, decision.reason)
-            continue
-        with transaction.atomic():
-            # R7: it counts in the window it is sent in, so its reservation in this one goes back
-            # and dispatch reserves it again when the window opens (`reserve_deferred`).
-            if Message.objects.filter(pk=m.pk, status=Status.SENDING, handed_at__isnull=True).update(
-                status=Status.QUEUED, claim_token=None, send_after=decision.opens_at, valid_until=deadline,
-                ramp_window=None,
-            ):  # fmt: skip
-                compliance_services.ramp_release(sub_account_id=m.sub_account_id, window_start=m.ramp_window, count=1)
-                goes = f"{decision.reason} Goes at {decision.opens_at:%Y-%m-%d %H:%M} UTC."
-                services.record_event(m, status=Status.QUEUED, source="dispatch", detail=goes)
+            refused[decision.reason].append(m)
+        else:
+            waiting[(decision.reason, decision.opens_at, deadline)].append(m)
+    fail_each(refused)
+    for (reason, opens_at, deadline), group in waiting.items():
+        # R7: it counts in the window it is sent in, so its reservation in this one goes back
+        # and dispatch reserves it again when the window opens (`reserve_deferred`).
+        messages_requeue(
+            _claimed(group).filter(handed_at__isnull=True), source="dispatch",
+            detail=f"{reason} Goes at {opens_at:%Y-%m-%d %H:%M} UTC.", send_after=opens_at, valid_until=deadline,
+            give_back_ramp=True,
+        )  # fmt: skip
     return [m for m in messages if m.pk not in held]
 
 
@@ -157,21 +164,18 @@ def reserve_deferred(messages: list[Message], now) -> list[Message]:
         with transaction.atomic():
             # The message rows first, then the ramp row: the order an opt-out takes them in.
             list(Message.objects.select_for_update().filter(pk__in=[m.pk for m in group]).values_list("pk"))
-            granted, window, sentence = compliance_services.ramp_reserve(
-                sub_account_id=sub_account_id, wanted=len(group), now=now
-            )
+            granted, window, sentence = limits.ramp_reserve(sub_account_id=sub_account_id, wanted=len(group), now=now)
             ids = [m.pk for m in group[:granted]]
             # Conditional: an opt-out may have failed one meanwhile; its capacity goes back.
             stamped = Message.objects.filter(pk__in=ids, status=Status.SENDING).update(ramp_window=window)
             if stamped < len(ids):
-                compliance_services.ramp_release(sub_account_id=sub_account_id, window_start=window,
-                                                 count=len(ids) - stamped)  # fmt: skip
+                limits.ramp_release(sub_account_id=sub_account_id, window_start=window, count=len(ids) - stamped)
         for m in group[:granted]:
             m.ramp_window = window
-        reason = services.ramp_refusal(source=group[0].source, wanted=len(group), sentence=sentence)
-        for m in group[granted:]:
-            fail(m, reason)
-            refused.add(m.pk)
+        if group[granted:]:
+            reason = limits.ramp_refusal(source=group[0].source, wanted=len(group), sentence=sentence)
+            messages_fail(_claimed(group[granted:]), reason=reason, source="dispatch")
+            refused.update(m.pk for m in group[granted:])
     return [m for m in messages if m.pk not in refused]
 
 
@@ -194,31 +198,31 @@ def _send_with_retries(provider, sms: OutgoingSms):
 
 
 def record(message: Message, outcome) -> None:
+    record_wave([(message, outcome)])
+
+
+def record_wave(outcomes: list[tuple[Message, object]]) -> None:
+    """The provider's answers for one wave, each recorded only if its row is still `sending`."""
     now = timezone.now()
-    if isinstance(outcome, ProviderRejected):
-        services.provider_rejected(message, code=outcome.code, reason=outcome.reason)
-    elif isinstance(outcome, ProviderRetryable):
-        # Still refused after the in-job retries: nothing was sent, back to the queue.
-        with transaction.atomic():
-            if Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
-                status=Status.QUEUED, claim_token=None, handed_at=None, send_after=now + timedelta(seconds=30)
-            ):
-                services.record_event(message, status=Status.QUEUED, source="dispatch",
-                                      detail=f"provider busy, retried in 30 s: {outcome}")  # fmt: skip
-    elif isinstance(outcome, ProviderOutcomeUnknown):
-        with transaction.atomic():
-            if Message.objects.filter(pk=message.pk, status=Status.SENDING).update(status=Status.UNKNOWN):
-                services.record_event(message, status=Status.UNKNOWN, source="dispatch", detail=str(outcome))
-    else:
-        with transaction.atomic():
-            updated = Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
-                status=Status.SENT, provider_sid=outcome.sid, sent_at=now
-            )
-            if updated:
-                services.record_event(message, status=Status.SENT, source="dispatch")
-                monitoring.count_sent(sub_account_id=message.sub_account_id, source=message.source, now=now)  # R8
-        # A receipt may have raced ahead of us: apply what arrived for this sid.
-        services.receipts_apply_pending(outcome.sid)
+    accepted = []
+    for message, outcome in outcomes:
+        if isinstance(outcome, ProviderRejected):
+            provider_rejected(message, code=outcome.code, reason=outcome.reason)
+        elif isinstance(outcome, ProviderRetryable):
+            # Still refused after the in-job retries: nothing was sent, back to the queue.
+            messages_requeue(
+                _claimed([message]), source="dispatch", detail=f"provider busy, retried in 30 s: {outcome}",
+                send_after=now + timedelta(seconds=30),
+            )  # fmt: skip
+        elif isinstance(outcome, ProviderOutcomeUnknown):
+            messages_mark_unknown(_claimed([message]), source="dispatch", detail=str(outcome))
+        else:
+            accepted.append((message, outcome.sid, now))
+    if accepted:
+        messages_record_sent(accepted, from_status=Status.SENDING, source="dispatch")  # counted for R8 there
+        # A receipt may have raced ahead of us: apply what arrived for these sids.
+        for _message, sid, _at in accepted:
+            receipts_apply_pending(sid)
 
 
 def hand_off(wave: list[Message], now) -> list[Message]:
@@ -250,8 +254,7 @@ def dispatch_batch(message_ids: list[str]) -> dict:
             wave = hand_off(wave, timezone.now())
             outgoing = [OutgoingSms(str(m.pk), m.to_number, m.from_number, m.body_sent, callback) for m in wave]
             outcomes = pool.map(lambda sms: _send_with_retries(provider, sms), outgoing)
-            for message, outcome in zip(wave, outcomes, strict=True):
-                record(message, outcome)
+            record_wave(list(zip(wave, outcomes, strict=True)))
             sent += len(wave)
     return {"claimed": len(claimed), "sent_to_provider": sent}
 
@@ -269,19 +272,14 @@ def sweep() -> dict:
         .values_list("pk", flat=True)[:20000]
     )
     if due:
-        services.enqueue_dispatch([str(pk) for pk in due])
+        enqueue_dispatch([str(pk) for pk in due])
     stale = Message.objects.filter(status=Status.SENDING, claimed_at__lt=now - STALE_AFTER)
     # Claimed but never handed to the provider: provably unsent, so back to the queue.
-    for message in stale.filter(handed_at__isnull=True)[:5000]:
-        with transaction.atomic():
-            if Message.objects.filter(pk=message.pk, status=Status.SENDING, handed_at__isnull=True).update(
-                status=Status.QUEUED, claim_token=None
-            ):
-                services.record_event(message, status=Status.QUEUED, source="sweep", detail="dispatch interrupted")
-    for message in stale.filter(handed_at__isnull=False):
-        with transaction.atomic():
-            if Message.objects.filter(pk=message.pk, status=Status.SENDING).update(status=Status.UNKNOWN):
-                services.record_event(message, status=Status.UNKNOWN, source="sweep", detail="dispatch interrupted")
+    unhanded = list(stale.filter(handed_at__isnull=True).values_list("pk", flat=True)[:5000])
+    if unhanded:
+        messages_requeue(stale.filter(pk__in=unhanded, handed_at__isnull=True), source="sweep",
+                         detail="dispatch interrupted")  # fmt: skip
+    messages_mark_unknown(stale.filter(handed_at__isnull=False), source="sweep", detail="dispatch interrupted")
     reconciled = 0
     provider = get_provider()
     for message in Message.objects.filter(status=Status.UNKNOWN)[:500]:
@@ -289,23 +287,16 @@ def sweep() -> dict:
             to=message.to_number, from_=message.from_number, body=message.body_sent, after=message.claimed_at
         )
         if sid:
-            with transaction.atomic():
-                if Message.objects.filter(pk=message.pk, status=Status.UNKNOWN).update(
-                    status=Status.SENT, provider_sid=sid, sent_at=message.claimed_at
-                ):
-                    services.record_event(message, status=Status.SENT, source="reconcile")
-                    # Counted when it was sent (as `sent_at` says and `rates_rebuild` counts it).
-                    monitoring.count_sent(
-                        sub_account_id=message.sub_account_id, source=message.source, now=message.claimed_at or now
-                    )
-            services.receipts_apply_pending(sid)
+            # Counted when it was sent (as `sent_at` says and `rates_rebuild` counts it).
+            messages_record_sent([(message, sid, message.claimed_at)], from_status=Status.UNKNOWN, source="reconcile")
+            receipts_apply_pending(sid)
             reconciled += 1
         elif message.claimed_at and message.claimed_at < now - RECONCILE_GIVE_UP_AFTER:
-            with transaction.atomic():
-                if Message.objects.filter(pk=message.pk, status=Status.UNKNOWN).update(
-                    status=Status.FAILED, failure_reason=INTERRUPTED, final_at=now
-                ):
-                    services.record_event(message, status=Status.FAILED, source="reconcile", detail=INTERRUPTED)
+            # It may have reached the carrier: its ramp capacity stays used.
+            messages_fail(
+                Message.objects.filter(pk=message.pk, status=Status.UNKNOWN), reason=INTERRUPTED, source="reconcile",
+                give_back_ramp=False, now=now,
+            )  # fmt: skip
     return {"enqueued": len(due), "reconciled": reconciled}
 
 

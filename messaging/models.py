@@ -153,9 +153,15 @@ class MessageQuerySet(models.QuerySet):
     def outbound(self):
         return self.filter(direction=Direction.OUTBOUND)
 
-    def pending(self):
-        """Queued or waiting: what an opt-out must fail at once (R3)."""
-        return self.filter(direction=Direction.OUTBOUND, status=Status.QUEUED)
+    def not_failed(self):
+        return self.exclude(status=Status.FAILED)
+
+    def unhanded(self):
+        """Outbound and not yet handed to the provider: queued, scheduled, or claimed by a
+        dispatch run that has not reached it. What an opt-out must fail at once (R3)."""
+        return self.filter(direction=Direction.OUTBOUND).filter(
+            Q(status=Status.QUEUED) | Q(status=Status.SENDING, handed_at__isnull=True)
+        )
 
 
 class Message(models.Model):

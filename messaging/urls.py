@@ -1,7 +1,7 @@
 from django.urls import path
 
 from messaging import webhooks
-from messaging.views import conversations, phone_numbers
+from messaging.views import conversations, holds, phone_numbers
 
 S = "s/<uuid:sub_account_id>/"
 
@@ -18,4 +18,5 @@ urlpatterns = [
         name="message_resend",
     ),
     path(S + "settings/phone-numbers/", phone_numbers.phone_numbers, name="phone_numbers"),
+    path("support/snowshoe/<uuid:hold_id>/decide/", holds.support_snowshoe_decide, name="support_snowshoe_decide"),
 ]

@@ -8,7 +8,8 @@ from django.http import HttpResponse, HttpResponseForbidden
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from messaging import services
+from messaging import inbound as inbound_texts
+from messaging import receipts
 from messaging.providers import InvalidSignature, get_provider
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,8 @@ def status(request):
         return HttpResponseForbidden("Invalid signature")
     if not receipt.sid or not receipt.status:
         return twiml_ok()
-    services.receipt_store(sid=receipt.sid, status=receipt.status, error_code=receipt.error_code, payload=receipt.raw)
-    if not services.receipts_apply_pending(receipt.sid):
+    receipts.receipt_store(sid=receipt.sid, status=receipt.status, error_code=receipt.error_code, payload=receipt.raw)
+    if not receipts.receipts_apply_pending(receipt.sid):
         log.info("receipt for %s (%s) stored; message not known (yet)", receipt.sid, receipt.status)
     return twiml_ok()
 
@@ -43,7 +44,7 @@ def inbound(request):
     except InvalidSignature:
         log.warning("inbound webhook with a bad signature from %s", request.META.get("REMOTE_ADDR"))
         return HttpResponseForbidden("Invalid signature")
-    services.inbound_receive(sid=sms.sid, from_=sms.from_, to=sms.to, body=sms.body, opt_out_type=sms.opt_out_type)
+    inbound_texts.inbound_receive(sid=sms.sid, from_=sms.from_, to=sms.to, body=sms.body, opt_out_type=sms.opt_out_type)
     return twiml_ok()
 
 
@@ -55,5 +56,5 @@ def voice_status(request):
     except InvalidSignature:
         log.warning("voice-status webhook with a bad signature from %s", request.META.get("REMOTE_ADDR"))
         return HttpResponseForbidden("Invalid signature")
-    services.missed_call_handle(call_sid=call.call_sid, from_=call.from_, to=call.to, status=call.status)
+    inbound_texts.missed_call_handle(call_sid=call.call_sid, from_=call.from_, to=call.to, status=call.status)
     return twiml_ok()

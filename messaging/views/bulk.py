@@ -20,6 +20,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from accounts import access
+from compliance import content
 from compliance.policy import get_policy
 from messaging import bulk, imports, services
 from messaging.forms import IMPORT_MAX_BYTES
@@ -140,8 +141,6 @@ def bulk_index(request, sub_account_id):
 def _live(sub_account, form) -> dict:
     """The compose box's live part: segment count, merge-field error, the exact composed texts
     (R5/R6) for an initial message and a follow-up, and a content warning (R11, pure)."""
-    from compliance import content
-
     data = form.data
     body = (data.get("body") or "").strip()
     source = Source.CAMPAIGN if data.get("when") == "later" else Source.BULK

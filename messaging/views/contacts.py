@@ -12,7 +12,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.vary import vary_on_headers
 
 from accounts import access
-from messaging import imports, services
+from compliance import ledger
+from messaging import imports
+from messaging.contacts import contact_set_tags, contacts_import
 from messaging.forms import DUPLICATE_NUMBER, ConsentForm, ContactFilterForm, ContactForm, ContactImportForm
 from messaging.models import Tag
 from messaging.phone import pretty
@@ -109,10 +111,10 @@ def _save_contact(form, consent_form=None, *, user=None):
     try:
         with transaction.atomic():
             contact = form.save()
-            services.contact_set_tags(contact=contact, names=form.cleaned_data["tags"])
+            contact_set_tags(contact=contact, names=form.cleaned_data["tags"])
             if consent_form is not None and consent_form.given:
                 data = consent_form.cleaned_data
-                services.consent_record_opt_in(
+                ledger.consent_record_opt_in(
                     contact=contact, source=data["source"], at=data["at"], ip_or_method=data["ip_or_method"],
                     url=data["url"], consent_text=data["consent_text"], user=user,
                 )  # fmt: skip
@@ -149,7 +151,7 @@ def contact_import(request, sub_account_id):
         except imports.InvalidImportFile as exc:
             form.add_error("file", str(exc))
         else:
-            result = services.contacts_import(sub_account=sub_account, rows=rows, user=request.user)
+            result = contacts_import(sub_account=sub_account, rows=rows, user=request.user)
             errors = sorted([*errors, *(imports.RowError(*e) for e in result.errors)])
             context |= {"result": result, "row_errors": errors[:ERRORS_SHOWN], "error_count": len(errors)}
             context["form"] = ContactImportForm()

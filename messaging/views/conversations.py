@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import access
 from messaging import services
+from messaging.contacts import contact_mark_read
 from messaging.models import Direction, Source
 
 THREAD_LENGTH = 200
@@ -42,7 +43,7 @@ def _thread_context(sub_account, contact, **extra):
 def conversation(request, sub_account_id, contact_id):
     sub_account = access.get_subaccount_for(request.user, sub_account_id)
     contact = get_object_or_404(sub_account.contacts, pk=contact_id)
-    services.contact_mark_read(contact)
+    contact_mark_read(contact)
     template = "messaging/conversation.html" + ("#messages" if request.htmx else "")
     return render(request, template, _thread_context(sub_account, contact))
 

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from accounts import access
-from compliance import monitoring
+from compliance import suspensions
 from messaging.models import PhoneNumber
 from messaging.phone import InvalidPhoneNumber, to_e164
 
@@ -39,7 +39,7 @@ def phone_numbers(request, sub_account_id):
     sub_account = access.get_subaccount_for(request.user, sub_account_id)
     can_manage = access.can_manage(request.user, sub_account)
     # R12: no provisioning while permanently suspended or suspended for its rates (R8).
-    suspension = monitoring.suspension_in_force(sub_account.pk, timezone.now())
+    suspension = suspensions.suspension_in_force(sub_account.pk, timezone.now())
     form = PhoneNumberForm(request.POST or None)
     if request.method == "POST":
         if not can_manage:

@@ -6,8 +6,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from accounts.management.commands.seed_demo import DEMO_PASSWORD
 from accounts.models import Agency, SubAccount
+from messaging.management.commands.seed_demo import DEMO_PASSWORD
 
 pytestmark = pytest.mark.browser
 

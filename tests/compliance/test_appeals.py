@@ -11,9 +11,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from compliance import monitoring, rates
+from compliance import monitoring, rates, suspensions
 from compliance.models import Appeal, ConsentEvent, RateBucket, Suspension, Violation
-from messaging import services
+from messaging import inbound, services
 from messaging.models import Contact, PhoneNumber, Status
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +54,7 @@ def test_r9_the_third_suspension_within_30_days_is_permanent(world, permanent):
     [email] = mail.outbox
     assert email.subject == "Sending permanently suspended for Sunrise Dental: repeated violations"
     assert "No SMS of any kind can be sent" in email.body and f"/s/{world.a1.pk}/appeals/" in email.body
-    assert monitoring.suspension_in_force(world.a1.pk, timezone.now() + timedelta(days=365)) == permanent
+    assert suspensions.suspension_in_force(world.a1.pk, timezone.now() + timedelta(days=365)) == permanent
 
 
 def test_r9_suspensions_older_than_30_days_do_not_count(world, run_jobs, django_capture_on_commit_callbacks):
@@ -73,13 +73,13 @@ def test_r9_no_sms_of_any_source_while_permanently_suspended(world, permanent, s
 
 
 def test_r9_an_opt_out_is_still_confirmed(world, permanent):
-    services.inbound_receive(sid="SMstop", from_=world.a1_contact.phone, to="+16465550101", body="stop please")
+    inbound.inbound_receive(sid="SMstop", from_=world.a1_contact.phone, to="+16465550101", body="stop please")
     [reply] = world.a1_contact.messages.filter(source="keyword_reply")
     assert reply.status == Status.QUEUED
 
 
 def test_r9_the_agency_admin_cannot_lift_a_permanent_suspension(world, permanent):
-    refusal = monitoring.self_lift_refusal(suspension=permanent, agency=world.A, now=timezone.now())
+    refusal = suspensions.self_lift_refusal(suspension=permanent, agency=world.A, now=timezone.now())
     assert refusal == "A permanent suspension is lifted only by support staff, through an appeal (R9)."
 
 
@@ -171,7 +171,7 @@ def test_r9_the_whole_appeal(world, permanent, login):
     decide(login(world.support), second, action="approve", message="Consent text added to the form.")
     permanent.refresh_from_db()
     assert permanent.lifted_by == world.support and permanent.lift_note.startswith("Appeal approved by support")
-    assert monitoring.suspension_in_force(world.a1.pk, timezone.now()) is None
+    assert suspensions.suspension_in_force(world.a1.pk, timezone.now()) is None
     world.ramp_at_top(world.a1)
     ok = services.message_send_one(sub_account=world.a1, contact=world.a1_contact, body="Hi", source="one_to_one")
     assert ok.status == Status.QUEUED
@@ -249,7 +249,7 @@ def test_r9_after_an_approved_appeal_monitoring_suspends_again(world, permanent,
                                                               django_capture_on_commit_callbacks):  # fmt: skip
     submit(login(world.a1_owner), world)
     decide(login(world.support), Appeal.objects.get(), action="approve", message="")
-    assert monitoring.suspension_in_force(world.a1.pk, timezone.now()) is None
+    assert suspensions.suspension_in_force(world.a1.pk, timezone.now()) is None
     # The hours that caused it are not counted again (R8: measured afresh after a suspension)…
     with django_capture_on_commit_callbacks(execute=True):
         assert monitoring.rates_evaluate(sub_account_id=world.a1.pk).level == "none"
@@ -258,7 +258,7 @@ def test_r9_after_an_approved_appeal_monitoring_suspends_again(world, permanent,
     RateBucket.objects.create(sub_account=world.a1, hour=later, outbound=64, finalized=64, undelivered=8)
     with django_capture_on_commit_callbacks(execute=True):
         monitoring.rates_evaluate(sub_account_id=world.a1.pk, now=later + timedelta(minutes=1))
-    again = monitoring.suspension_in_force(world.a1.pk, later + timedelta(minutes=1))
+    again = suspensions.suspension_in_force(world.a1.pk, later + timedelta(minutes=1))
     assert again is not None and again != permanent and again.kind == "permanent"
 
 
@@ -272,7 +272,7 @@ def test_r9_an_approved_appeal_is_not_the_agencys_self_lift(world, permanent, lo
     other = past_suspension(world.a2, 0)
     Suspension.objects.filter(pk=other.pk).update(ends_at=timezone.now() + timedelta(hours=5))
     other.refresh_from_db()
-    assert monitoring.self_lift_refusal(suspension=other, agency=world.A, now=timezone.now()) == ""
+    assert suspensions.self_lift_refusal(suspension=other, agency=world.A, now=timezone.now()) == ""
 
 
 def test_r9_a_screenshot_over_5_mb_is_refused(world, permanent, login):

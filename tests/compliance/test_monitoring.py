@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core import mail
 
-from compliance import monitoring
+from compliance import monitoring, notices, suspensions
 from compliance.models import RateBucket, Suspension, UndeliveredCode, Violation
-from messaging import services
+from messaging import dispatch, services
 from messaging.models import Contact, Message, Source, Status
 from tests.compliance.conftest import NOON
 from tests.messaging.helpers import post_signed
@@ -211,7 +211,7 @@ def test_queued_messages_are_failed_at_dispatch_when_a_suspension_starts(
     receipts(receipt, messages[8:], 56, 0)
     assert Suspension.objects.exists()
     with django_capture_on_commit_callbacks(execute=True):
-        services.enqueue_dispatch([str(m.pk) for m in [*queued, one]])
+        dispatch.enqueue_dispatch([str(m.pk) for m in [*queued, one]])
     run_jobs()
     for m in queued:
         m.refresh_from_db()
@@ -225,7 +225,7 @@ def test_the_suspension_ends_at_midnight_utc_by_time_alone(world, contacts, susp
     assert send_one(world, contacts[100], "bulk").status == Status.FAILED
     clock.move_to(MIDNIGHT)  # no job ran: the suspension is simply over
     assert send_one(world, contacts[101], "bulk").status == Status.QUEUED
-    assert monitoring.suspension_in_force(world.a1.pk, MIDNIGHT) is None
+    assert suspensions.suspension_in_force(world.a1.pk, MIDNIGHT) is None
 
 
 def test_suspension_ends_alternative_24h(world, contacts, send, receipt, settings, clock):
@@ -293,8 +293,8 @@ def test_the_email_job_run_twice_sends_once(world, clock):
     RateBucket.objects.create(sub_account=world.a1, hour=NOON, outbound=100, finalized=100, undelivered=9)
     monitoring.rates_evaluate(sub_account_id=world.a1.pk)
     violation = Violation.objects.get()
-    assert monitoring.violation_email_send(violation.pk) is True
-    assert monitoring.violation_email_send(violation.pk) is False
+    assert notices.violation_email_send(violation.pk) is True
+    assert notices.violation_email_send(violation.pk) is False
     assert len(mail.outbox) == 1
 
 
@@ -304,11 +304,11 @@ def test_a_failed_email_is_given_back_for_a_retry(world, clock, settings):
     violation = Violation.objects.get()
     settings.EMAIL_BACKEND = "tests.compliance.test_monitoring.BrokenEmailBackend"
     with pytest.raises(ConnectionRefusedError):
-        monitoring.violation_email_send(violation.pk)
+        notices.violation_email_send(violation.pk)
     violation.refresh_from_db()
     assert violation.emailed_at is None
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    assert monitoring.violation_email_send(violation.pk) is True and len(mail.outbox) == 1
+    assert notices.violation_email_send(violation.pk) is True and len(mail.outbox) == 1
 
 
 class BrokenEmailBackend:

@@ -9,7 +9,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from compliance.models import RampState
-from messaging import dispatch, services
+from messaging import dispatch, inbound, services
 from messaging.models import Contact, Message, Status
 from messaging.providers import ProviderRejected
 from tests.messaging.helpers import post_signed
@@ -143,7 +143,7 @@ def test_r7_a_scheduled_message_opted_out_before_it_goes_takes_no_capacity(world
     [message] = services.messages_send(
         sub_account=world.a1, contacts=contacts[:1], body="Later", source="campaign", send_after=later
     )
-    services.inbound_receive(sid="SMstop1", from_=contacts[0].phone, to="+16465550101", body="STOP")
+    inbound.inbound_receive(sid="SMstop1", from_=contacts[0].phone, to="+16465550101", body="STOP")
     with time_machine.travel(later, tick=False):
         dispatch.dispatch_batch([str(message.pk)])
     message.refresh_from_db()

@@ -11,9 +11,9 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from compliance import services as compliance_services
+from compliance import limits
 from compliance.models import RampState
-from messaging import dispatch, services
+from messaging import dispatch, inbound, services
 from messaging.models import Contact, Message, Status
 from messaging.providers import ProviderRejected
 from tests.messaging.helpers import post_signed
@@ -69,7 +69,7 @@ def stored(world):
 
 def card(world):
     """The ramp as it stands at the (travelled) current time, rolled forward, nothing written."""
-    return compliance_services.ramp_card(world.a1, timezone.now())
+    return limits.ramp_card(world.a1, timezone.now())
 
 
 def test_walk_from_the_first_send_to_level_8(world, clock, small_ramp):
@@ -170,7 +170,7 @@ def test_missed_call_text_back_counts_and_is_refused_during_the_restriction(clie
 
     clock.move_to(T0 + timedelta(hours=2))
     reached = timezone.now()
-    text_back = services.missed_call_handle(call_sid="CA1", from_="+12125550901", to=NUMBER, status="no-answer")
+    text_back = inbound.missed_call_handle(call_sid="CA1", from_="+12125550901", to=NUMBER, status="no-answer")
     assert (text_back.source, text_back.status) == ("missed_call_text_back", Status.QUEUED)
     assert stored(world) == (1, T0, 3, reached + DAY)  # the limit was reached by the text back
 

@@ -9,11 +9,13 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from compliance import services
+from compliance import rules, screening
+from compliance.errors import ComplianceError
 from compliance.models import RampState, SnowshoeHold, Violation
-from messaging import dispatch
+from messaging import dispatch, holds
 from messaging import services as messaging
 from messaging.models import BulkSend, Contact, Message, MessageEvent, PhoneNumber, Status
+from messaging.transitions import messages_fail
 
 pytestmark = pytest.mark.django_db
 
@@ -43,14 +45,14 @@ def send(a1, contacts, numbers, body=BODY, **kwargs):
 
 
 def numbers_for(a1, body=BODY, new=(N4,), now=None):
-    return services.snowshoe_numbers(sub_account=a1, body=body, from_numbers=list(new), now=now or timezone.now())
+    return screening.snowshoe_numbers(sub_account=a1, body=body, from_numbers=list(new), now=now or timezone.now())
 
 
 # --- content ----------------------------------------------------------------------------------
 
 
 def test_content_block_records_a_violation(world, a1):
-    match = services.content_block(sub_account=a1, body="Fr33 b33r & c.a.s.i.n.o night", user=world.a1_owner)
+    match = screening.content_block(sub_account=a1, body="Fr33 b33r & c.a.s.i.n.o night", user=world.a1_owner)
     assert (match.category, match.term, match.matched) == ("alcohol", "beer", "b33r")
     v = Violation.objects.get()
     assert (v.sub_account, v.kind, v.user) == (a1, "prohibited_content", world.a1_owner)
@@ -64,7 +66,7 @@ def test_content_block_records_a_violation(world, a1):
 
 
 def test_innocent_content_is_not_recorded(world, a1):
-    assert services.content_block(sub_account=a1, body="Scunthorpe: begun, Gunther, Cassino", user=None) is None
+    assert screening.content_block(sub_account=a1, body="Scunthorpe: begun, Gunther, Cassino", user=None) is None
     assert not Violation.objects.exists()
 
 
@@ -101,8 +103,8 @@ def held(world, a1, contacts, django_capture_on_commit_callbacks, run_jobs, memo
     """Three numbers already used for BODY; a new bulk send from two more is held."""
     send(a1, contacts[:3], [N1, N2, N3])
     now = timezone.now()
-    assert services.snowshoe_hold_if_needed(sub_account=a1, body=BODY, from_numbers=[N1], now=now, user=None) is None
-    hold = services.snowshoe_hold_if_needed(
+    assert screening.snowshoe_hold_if_needed(sub_account=a1, body=BODY, from_numbers=[N1], now=now, user=None) is None
+    hold = screening.snowshoe_hold_if_needed(
         sub_account=a1, body=BODY, from_numbers=[N4, N5], now=now, user=world.a1_owner
     )
     assert hold is not None
@@ -128,22 +130,22 @@ def test_justification_then_support_accepts_and_the_messages_go_out(
     world, held, django_capture_on_commit_callbacks, run_jobs, memory_provider
 ):
     hold, messages, bulk = held
-    with pytest.raises(services.ComplianceError):
-        services.snowshoe_justify(hold=hold, text="   ", user=world.a1_owner)
-    with pytest.raises(services.ComplianceError):  # nothing to decide yet
-        services.snowshoe_decide(hold=hold, accept=True, note="", user=world.support)
-    services.snowshoe_justify(hold=hold, text="One number per clinic location.", user=world.a1_owner)
+    with pytest.raises(ComplianceError):
+        screening.snowshoe_justify(hold=hold, text="   ", user=world.a1_owner)
+    with pytest.raises(ComplianceError):  # nothing to decide yet
+        holds.snowshoe_decide(hold=hold, accept=True, note="", user=world.support)
+    screening.snowshoe_justify(hold=hold, text="One number per clinic location.", user=world.a1_owner)
     assert (hold.status, hold.justification, hold.submitted_by) == (
         "pending",
         "One number per clinic location.",
         world.a1_owner,
     )
     assert hold.submitted_at is not None
-    with pytest.raises(services.ComplianceError):  # once only
-        services.snowshoe_justify(hold=hold, text="again", user=world.a1_owner)
+    with pytest.raises(ComplianceError):  # once only
+        screening.snowshoe_justify(hold=hold, text="again", user=world.a1_owner)
 
     with django_capture_on_commit_callbacks(execute=True):
-        released = services.snowshoe_decide(hold=hold, accept=True, note="", user=world.support)
+        released = holds.snowshoe_decide(hold=hold, accept=True, note="", user=world.support)
     run_jobs()
     assert released == 4
     assert (hold.status, hold.decided_by) == ("accepted", world.support) and hold.decided_at is not None
@@ -154,17 +156,17 @@ def test_justification_then_support_accepts_and_the_messages_go_out(
     assert MessageEvent.objects.filter(source="support", detail__startswith="Released").count() == 4
     bulk.refresh_from_db()
     assert bulk.status == "sending"
-    with pytest.raises(services.ComplianceError):  # decided once only
-        services.snowshoe_decide(hold=hold, accept=False, note="changed my mind", user=world.support)
+    with pytest.raises(ComplianceError):  # decided once only
+        holds.snowshoe_decide(hold=hold, accept=False, note="changed my mind", user=world.support)
 
 
 def test_support_rejects_and_the_messages_fail_with_the_note(world, a1, held, memory_provider):
     hold, messages, bulk = held
-    services.snowshoe_justify(hold=hold, text="Reasons.", user=world.a1_owner)
-    with pytest.raises(services.ComplianceError):  # a note is required to reject
-        services.snowshoe_decide(hold=hold, accept=False, note=" ", user=world.support)
+    screening.snowshoe_justify(hold=hold, text="Reasons.", user=world.a1_owner)
+    with pytest.raises(ComplianceError):  # a note is required to reject
+        holds.snowshoe_decide(hold=hold, accept=False, note=" ", user=world.support)
     before = RampState.objects.get(sub_account=a1).window_count
-    assert services.snowshoe_decide(hold=hold, accept=False, note="Use one number.", user=world.support) == 4
+    assert holds.snowshoe_decide(hold=hold, accept=False, note="Use one number.", user=world.support) == 4
     reason = "Held for snowshoeing and rejected by support: Use one number."
     assert set(Message.objects.filter(hold=hold).values_list("status", "failure_reason")) == {(Status.FAILED, reason)}
     assert MessageEvent.objects.filter(source="support", status=Status.FAILED, detail=reason).count() == 4
@@ -177,13 +179,12 @@ def test_support_rejects_and_the_messages_fail_with_the_note(world, a1, held, me
 
 def test_an_opt_out_while_held_is_not_released_later(world, held, django_capture_on_commit_callbacks, run_jobs):
     hold, messages, _ = held
-    from compliance import rules
-    from compliance.services import fail_pending_to
-
-    fail_pending_to(messages[0].contact, rules.OPTED_OUT)
-    services.snowshoe_justify(hold=hold, text="Reasons.", user=world.a1_owner)
+    messages_fail(
+        Message.objects.filter(contact=messages[0].contact).unhanded(), reason=rules.OPTED_OUT, source="opt-out"
+    )
+    screening.snowshoe_justify(hold=hold, text="Reasons.", user=world.a1_owner)
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.snowshoe_decide(hold=hold, accept=True, note="", user=world.support) == 3
+        assert holds.snowshoe_decide(hold=hold, accept=True, note="", user=world.support) == 3
     run_jobs()
     messages[0].refresh_from_db()
     assert messages[0].status == Status.FAILED
@@ -236,7 +237,7 @@ def test_a_hold_of_another_subaccount_is_404_under_this_one(world, login):
 
 
 def test_support_queue_is_support_only(world, login, hold):
-    services.snowshoe_justify(hold=hold, text="One number per location.", user=world.a1_owner)
+    screening.snowshoe_justify(hold=hold, text="One number per location.", user=world.a1_owner)
     decide = reverse("support_snowshoe_decide", args=[hold.pk])
     for user in (world.a_admin, world.a1_owner, world.b_admin):
         assert login(user).get(reverse("support_snowshoe")).status_code == 404
@@ -248,7 +249,7 @@ def test_support_queue_is_support_only(world, login, hold):
 
 
 def test_support_decides_from_the_queue(world, login, hold):
-    services.snowshoe_justify(hold=hold, text="Reasons.", user=world.a1_owner)
+    screening.snowshoe_justify(hold=hold, text="Reasons.", user=world.a1_owner)
     client = login(world.support)
     decide = reverse("support_snowshoe_decide", args=[hold.pk])
     client.post(decide, {"decision": "reject", "note": ""})  # a note is required to reject

@@ -9,7 +9,7 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from compliance.models import RampState
-from messaging import dispatch, services
+from messaging import dispatch, inbound, services
 from messaging.models import Contact, Message, MessageEvent, Status
 from messaging.providers import memory
 
@@ -40,7 +40,7 @@ def test_stop_during_a_running_batch(world, settings):
         try:
             while len(memory.outbox) < 10:  # let the batch get going
                 time.sleep(0.005)
-            services.inbound_receive(sid="SMstop", from_=contact.phone, to="+16465550101", body="STOP")
+            inbound.inbound_receive(sid="SMstop", from_=contact.phone, to="+16465550101", body="STOP")
             stop_stored_at["t"] = timezone.now()  # inbound_receive has committed
             stop_stored_at["outbox"] = len(memory.outbox)
         finally:

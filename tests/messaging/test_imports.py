@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from compliance.models import ConsentEvent
-from messaging import services
+from messaging import contacts
 from messaging.imports import InvalidImportFile, RowError, parse_contact_rows
 from messaging.models import Contact
 
@@ -201,7 +201,7 @@ def test_opt_ins_of_a_batch_skip_only_the_contacts_who_opted_out_by_text(world):
         for i, phone in enumerate([world.a1_contact.phone, stopped.phone, paused.phone, "+12125550113"], start=1)
     )
     rows, _ = parse(text)
-    result = services.contacts_import(sub_account=world.a1, rows=rows, user=world.a1_user)
+    result = contacts.contacts_import(sub_account=world.a1, rows=rows, user=world.a1_user)
     assert (result.created, result.updated, result.consents) == (1, 3, 3)
     assert result.errors == [
         (3, "Consent not recorded: This contact opted out by text message (permanent DND): only they can opt "
@@ -217,7 +217,7 @@ def test_opt_ins_of_a_batch_skip_only_the_contacts_who_opted_out_by_text(world):
     )  # fmt: skip
     assert event.at == datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
 
-    again = services.contacts_import(sub_account=world.a1, rows=rows, user=world.a1_user)
+    again = contacts.contacts_import(sub_account=world.a1, rows=rows, user=world.a1_user)
     assert (again.consents, len(again.errors), ConsentEvent.objects.count()) == (0, 1, 3)
 
 
@@ -235,11 +235,11 @@ def test_import_query_count_does_not_grow_with_the_rows(world, django_assert_max
 
     rows, _ = parse(csv("a"))
     with django_assert_max_num_queries(20):
-        result = services.contacts_import(sub_account=world.a1, rows=rows, user=None)
+        result = contacts.contacts_import(sub_account=world.a1, rows=rows, user=None)
     assert (result.created, result.consents, result.errors) == (200, 200, [])
     rows, _ = parse(csv("b"))
     with django_assert_max_num_queries(20):
-        result = services.contacts_import(sub_account=world.a1, rows=rows, user=None)
+        result = contacts.contacts_import(sub_account=world.a1, rows=rows, user=None)
     assert (result.updated, result.consents, result.errors) == (200, 200, [])
     assert world.a1.contacts.filter(first_name="Ann7b", consent="granted").count() == 1
     assert ConsentEvent.objects.count() == 400
@@ -250,7 +250,7 @@ def test_import_writes_in_batches_and_counts_across_them(world):
     text = "phone,tags\n" + "".join(f"+1718555{i:04},t{i % 3}\n" for i in range(1, 1202))
     rows, errors = parse(text)
     assert errors == [] and len(rows) == 1201
-    result = services.contacts_import(sub_account=world.a1, rows=rows, user=None)
+    result = contacts.contacts_import(sub_account=world.a1, rows=rows, user=None)
     assert (result.created, result.updated, result.errors) == (1201, 0, [])
     assert world.a1.contacts.count() == 1202 and world.a1.tags.count() == 3
     assert world.a1.contacts.filter(tags__name="t0").count() == 400

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from accounts.models import SubAccount
-from compliance import monitoring, rates
+from compliance import rates, rebuild
 
 
 class Command(BaseCommand):
@@ -30,5 +30,5 @@ class Command(BaseCommand):
             except Exception as exc:  # a malformed UUID
                 raise CommandError(f"No sub-account with id {sub_account}.") from exc
         for sub in subs.order_by("name"):
-            hours = monitoring.rates_rebuild(sub_account_id=sub.pk, since=since)
+            hours = rebuild.rates_rebuild(sub_account_id=sub.pk, since=since)
             self.stdout.write(f"{sub.name}: {hours} hour(s) of counters since {since:%Y-%m-%d %H:00} UTC")

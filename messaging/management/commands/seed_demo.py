@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Agency, Membership, Role, SubAccount, User
-from compliance import monitoring, rates
+from compliance import rates, rebuild
 from compliance.models import ConsentEvent, RampState
 from messaging.models import Consent, Contact, Direction, Message, PhoneNumber, Source, Status, Tag
 
@@ -171,4 +171,4 @@ def _history(sub, rng, now):
     RampState.objects.update_or_create(
         sub_account=sub, defaults={"level": 1, "started_at": first, "window_start": at, "window_count": len(rows)}
     )
-    monitoring.rates_rebuild(sub_account_id=sub.pk, since=rates.hour_of(now - timedelta(days=HISTORY_DAYS + 1)))
+    rebuild.rates_rebuild(sub_account_id=sub.pk, since=rates.hour_of(now - timedelta(days=HISTORY_DAYS + 1)))

@@ -1,0 +1,140 @@
+"""The compliance app's forms: what each page accepts, checked before any rule or record."""
+
+from django import forms
+from django.core.validators import FileExtensionValidator
+from django.utils import timezone
+
+from accounts.models import SubAccount
+from compliance.policy import get_policy
+from compliance.rules import opt_out_text_problem
+
+SCREENSHOT_MAX_BYTES = 5 * 1024 * 1024
+
+
+def at_most_5_mb(upload):
+    if upload.size > SCREENSHOT_MAX_BYTES:
+        raise forms.ValidationError("The screenshot is larger than 5 MB.")
+
+
+# Consent and appeal screenshots: an image or a PDF of at most 5 MB.
+SCREENSHOT = [FileExtensionValidator(["png", "jpg", "jpeg", "gif", "webp", "pdf"]), at_most_5_mb]
+
+
+class BusinessInfoForm(forms.ModelForm):
+    """Settings → Business Info → General (R5, R6)."""
+
+    class Meta:
+        model = SubAccount
+        fields = ["business_name", "opt_out_text", "sender_text"]
+        labels = {"opt_out_text": "Custom opt-out text", "sender_text": "Custom sender identification"}
+        help_texts = {
+            "opt_out_text": "Appended to initial bulk messages. Empty: “Reply STOP to unsubscribe”. "
+            "It must contain a standard opt-out keyword (STOP, END, CANCEL, …).",
+            "sender_text": "Appended to initial bulk messages. Empty: “Thanks, <Business name>”.",
+        }
+
+    def clean_opt_out_text(self):
+        text = self.cleaned_data["opt_out_text"].strip()
+        problem = opt_out_text_problem(text, get_policy())
+        if problem:
+            raise forms.ValidationError(problem)
+        return text
+
+    def clean_sender_text(self):
+        return self.cleaned_data["sender_text"].strip()
+
+
+# --- R10 consent -----------------------------------------------------------------------------
+
+
+class OptInForm(forms.Form):
+    source = forms.CharField(max_length=100, help_text="Where consent was given: web form, paper form, event…")
+    at = forms.DateTimeField(label="Consented at", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    ip_or_method = forms.CharField(label="IP address or method", max_length=200, required=False)
+    url = forms.URLField(label="URL of the form", max_length=500, required=False, assume_scheme="https")
+    consent_text = forms.CharField(label="Consent text shown", widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    screenshot = forms.FileField(
+        label="Screenshot of the form",
+        required=False,
+        validators=SCREENSHOT,
+    )
+
+    def clean_at(self):
+        at = self.cleaned_data["at"]
+        if at > timezone.now():
+            raise forms.ValidationError("Consent cannot be dated in the future.")
+        return at
+
+
+# --- R7 limit extensions ---------------------------------------------------------------------
+
+
+class LimitRequestForm(forms.Form):
+    requested_limit = forms.IntegerField(label="Daily limit you need", min_value=5001, max_value=1_000_000)
+    reason = forms.CharField(
+        label="Why", widget=forms.Textarea(attrs={"rows": 3}), max_length=2000,
+        help_text="Your use case, audience and how consent is collected.",
+    )  # fmt: skip
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    granted_limit = forms.IntegerField(min_value=5001, max_value=1_000_000, required=False)
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == "approve" and not data.get("granted_limit"):
+            self.add_error("granted_limit", "Give the new daily limit to approve.")
+        if data.get("decision") == "reject" and not data.get("note"):
+            self.add_error("note", "Say why, for the sub-account to read.")
+        return data
+
+
+# --- R11 snowshoeing holds -------------------------------------------------------------------
+
+
+class JustificationForm(forms.Form):
+    justification = forms.CharField(max_length=4000)
+
+
+class SnowshoeDecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("accept", "Accept"), ("reject", "Reject")])
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=250)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == "reject" and not data.get("note"):
+            self.add_error("note", "Say why, for the sub-account to read.")
+        return data
+
+
+# --- R9 appeals ------------------------------------------------------------------------------
+
+
+class AppealForm(forms.Form):
+    opt_in_screenshot = forms.FileField(label="Screenshot of the initial opt-in text", validators=SCREENSHOT)
+    collection_url = forms.URLField(label="URL of the page where numbers are collected", max_length=500,
+                                    assume_scheme="https")  # fmt: skip
+    checkbox_screenshot = forms.FileField(label="Screenshot of the consent checkbox", validators=SCREENSHOT)
+    consent_description = forms.CharField(label="How consent is obtained", widget=forms.Textarea(attrs={"rows": 4}),
+                                          max_length=5000)  # fmt: skip
+    activity_stopped = forms.BooleanField(
+        label="I confirm the activity that caused the errors or opt-outs has stopped", required=True
+    )
+    use_case = forms.CharField(label="Business use case (optional)", widget=forms.Textarea(attrs={"rows": 3}),
+                               required=False, max_length=5000)  # fmt: skip
+
+
+class AppealResponseForm(forms.Form):
+    response = forms.CharField(label="Your answer", widget=forms.Textarea(attrs={"rows": 4}), max_length=5000)
+
+
+class AppealDecisionForm(forms.Form):
+    action = forms.ChoiceField(choices=[("info", "Ask for more information"), ("approve", "Approve"),
+                                        ("reject", "Reject")])  # fmt: skip
+    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=5000)
+    numbers = forms.CharField(
+        label="Numbers to prove opt-in for", widget=forms.Textarea(attrs={"rows": 2}), required=False,
+        help_text="One per line, when asking for more information.",
+    )  # fmt: skip

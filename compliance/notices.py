@@ -1,0 +1,92 @@
+"""R8: the violation and suspension emails — who gets them, what they say, and the RQ job that
+sends each once."""
+
+import logging
+
+import django_rq
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Role, User
+from compliance import rates
+from compliance.models import Violation
+from compliance.policy import get_policy
+
+log = logging.getLogger(__name__)
+
+
+def violation_email_enqueue(violation_id) -> None:
+    django_rq.get_queue("default").enqueue(violation_email_send, violation_id)
+
+
+def recipients_of(sub_account) -> list[str]:
+    """R8: the agency's admins and the sub-account's owners."""
+    return sorted(
+        set(
+            User.objects.filter(
+                is_active=True, memberships__role=Role.AGENCY_ADMIN, memberships__agency_id=sub_account.agency_id
+            ).values_list("email", flat=True)
+        )
+        | set(
+            User.objects.filter(
+                is_active=True, memberships__role=Role.SUBACCOUNT_OWNER, memberships__sub_account=sub_account
+            ).values_list("email", flat=True)
+        )
+    )
+
+
+def violation_email_send(violation_id) -> bool:
+    """The RQ job: the violation or suspension email of one Violation, plain text and HTML.
+    Claimed with a conditional update, so a job run twice sends once; a failed send gives the
+    claim back and raises, so RQ's failure registry shows it and a retry sends it."""
+    violation = Violation.objects.select_related("sub_account__agency").filter(pk=violation_id).first()
+    if violation is None or violation.level not in (Violation.Level.VIOLATION, Violation.Level.SUSPENSION):
+        return False
+    now = timezone.now()
+    if not Violation.objects.filter(pk=violation.pk, emailed_at__isnull=True).update(emailed_at=now):
+        return False
+    try:
+        message = violation_email(violation)
+        if message.to:
+            message.send()
+        else:
+            log.warning("violation %s: nobody to email for sub-account %s", violation.pk, violation.sub_account_id)
+    except Exception:
+        Violation.objects.filter(pk=violation.pk).update(emailed_at=None)
+        raise
+    return True
+
+
+def violation_email(violation: Violation) -> EmailMultiAlternatives:
+    sub_account = violation.sub_account
+    policy = get_policy()
+    suspension = getattr(violation, "suspension", None) if violation.level == Violation.Level.SUSPENSION else None
+    context = {
+        "violation": violation, "sub_account": sub_account, "agency": sub_account.agency, "d": violation.detail,
+        "suspension": suspension, "policy": policy,
+        "error_violation": rates.percent(policy.ERROR_RATE_VIOLATION),
+        "opt_out_violation": rates.percent(policy.OPT_OUT_RATE_VIOLATION),
+        "error_suspension": rates.percent(policy.ERROR_RATE_SUSPENSION),
+        "opt_out_suspension": rates.percent(policy.OPT_OUT_RATE_SUSPENSION),
+        "error_healthy": rates.percent(policy.ERROR_RATE_HEALTHY),
+        "opt_out_healthy": rates.percent(policy.OPT_OUT_RATE_HEALTHY),
+        "dashboard_url": settings.PUBLIC_BASE_URL + reverse("subaccount_dashboard", args=[sub_account.pk]),
+        "appeals_url": settings.PUBLIC_BASE_URL + reverse("appeals", args=[sub_account.pk]),
+    }  # fmt: skip
+    name = "suspension" if suspension else "violation"
+    what = violation.get_kind_display().lower()
+    if suspension and suspension.is_permanent:
+        subject = f"Sending permanently suspended for {sub_account.name}: repeated violations"
+    elif suspension:
+        subject = f"Sending suspended for {sub_account.name} until {suspension.ends_at:%Y-%m-%d %H:%M} UTC: high {what}"
+    else:
+        subject = f"Messaging violation for {sub_account.name}: high {what}"
+    message = EmailMultiAlternatives(
+        subject=subject, body=render_to_string(f"compliance/email/{name}.txt", context),
+        to=recipients_of(sub_account),
+    )  # fmt: skip
+    message.attach_alternative(render_to_string(f"compliance/email/{name}.html", context), "text/html")
+    return message

@@ -1,0 +1,1 @@
+"""The compliance app's pages, one module per area (STYLE: one URL → one function)."""

@@ -1,0 +1,61 @@
+"""R3/R4/HELP: what a keyword texted by a contact does. The ledgers record it (compliance);
+this module fails what was pending to the contact and sends the confirmation — in the same
+transaction as storing the inbound text (`messaging.inbound`), so once a STOP is stored, every
+message not yet handed to the carrier is already failed."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from compliance import ledger, monitoring, rules
+from compliance.policy import get_policy
+from messaging.models import Message, Source
+from messaging.services import message_send_one
+from messaging.transitions import messages_fail
+
+# Twilio's OptOutType → our keyword kinds.
+PROVIDER_KINDS = {"STOP": rules.OPT_OUT, "START": rules.OPT_IN, "HELP": rules.HELP}
+
+
+def keyword_handle(*, message: Message, opt_out_type: str = "") -> rules.Keyword:
+    """R3/R4/HELP for an inbound text just stored. `opt_out_type` is Twilio's OptOutType: when
+    present, Twilio already replied for that keyword, so the app does not reply again."""
+    policy = get_policy()
+    keyword = rules.classify_inbound(message.body, policy)
+    provider_kind = PROVIDER_KINDS.get(opt_out_type.upper(), "")
+    if provider_kind and keyword.kind != provider_kind:
+        # The provider's keyword list decided it (it is the carrier-facing truth).
+        keyword = rules.Keyword(provider_kind, "provider", opt_out_type.upper())
+    provider_replied = bool(provider_kind)
+    if keyword.kind == rules.OPT_OUT:
+        _opt_out(message, keyword, provider_replied=provider_replied)
+    elif keyword.kind == rules.OPT_IN:
+        if ledger.opt_in_record(contact=message.contact, message=message, keyword=keyword):
+            message.contact.refresh_from_db()
+            if not provider_replied:
+                _reply(message, policy.OPT_IN_CONFIRMATION)
+    elif keyword.kind == rules.HELP and not provider_replied:
+        _reply(message, policy.HELP_REPLY)
+    return keyword
+
+
+def _opt_out(message: Message, keyword: rules.Keyword, *, provider_replied: bool) -> None:
+    """R3: consent revoked, permanent DND, every pending message to the contact failed — in one
+    transaction — then exactly one confirmation (none if the provider sent its own, none to a
+    contact already opted out)."""
+    contact = message.contact
+    with transaction.atomic():
+        new = ledger.opt_out_record(contact=contact, message=message, keyword=keyword)  # locks the contact first
+        messages_fail(Message.objects.filter(contact=contact).unhanded(), reason=rules.OPTED_OUT, source="opt-out")
+        if new:  # R8: one opt-out, counted (and the rates evaluated) in this transaction
+            monitoring.count_opt_out(sub_account_id=contact.sub_account_id, now=timezone.now())
+    contact.refresh_from_db()
+    if new and not provider_replied:
+        _reply(message, get_policy().OPT_OUT_CONFIRMATION)
+
+
+def _reply(inbound: Message, template: str) -> Message:
+    """Keyword replies are compliance messages (source keyword_reply): exempt from DND, ramp,
+    suspension and quiet hours, but stored and dispatched like any other (R3)."""
+    sub_account = inbound.sub_account
+    body = template.format(business_name=sub_account.business_name)
+    return message_send_one(sub_account=sub_account, contact=inbound.contact, body=body, source=Source.KEYWORD_REPLY)

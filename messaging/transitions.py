@@ -1,0 +1,134 @@
+"""Every state change of an outbound message after it was created, each written once: fail,
+requeue, mark unknown, record sent. Each takes many messages in one call (a queryset of the
+candidates, already narrowed by the status they must be in), is conditional on that status —
+so of two processes racing for a row exactly one moves it — writes one MessageEvent per row it
+changed, and gives back the ramp capacity (R7) of exactly those rows.
+
+Locks follow the documented order (docs/ARCHITECTURE.md): a caller that locks a contact does so
+before calling; here the message rows are locked (in primary-key order), then the ramp row, then
+the hour's rate counters."""
+
+from collections import Counter
+
+from django.db import transaction
+from django.utils import timezone
+
+from compliance import limits, monitoring
+from messaging.models import Message, MessageEvent, Status
+
+CHUNK = 1000  # ids per UPDATE: within every database's limit on query parameters
+
+
+def record_event(message: Message, *, status: str, source: str, error_code: str = "", detail: str = "") -> None:
+    MessageEvent.objects.create(
+        message_id=message.pk, sub_account_id=message.sub_account_id, status=status, error_code=error_code,
+        detail=detail[:300], source=source,
+    )  # fmt: skip
+
+
+def _lock(candidates) -> list[tuple]:
+    """(id, sub-account, ramp window) of the candidates, locked until the transaction ends. A row
+    another transaction changed meanwhile is re-checked against the candidates' conditions after
+    its lock is released (PostgreSQL), so what comes back still matches them."""
+    return list(
+        candidates.select_for_update(of=("self",)).order_by("pk").values_list("pk", "sub_account_id", "ramp_window")
+    )
+
+
+def _update(rows, **fields) -> None:
+    ids = [pk for pk, _, _ in rows]
+    for start in range(0, len(ids), CHUNK):
+        Message.objects.filter(pk__in=ids[start : start + CHUNK]).update(**fields)
+
+
+def _events(rows, *, status: str, source: str, detail: str = "", error_code: str = "") -> None:
+    MessageEvent.objects.bulk_create(
+        (
+            MessageEvent(message_id=pk, sub_account_id=sub_account_id, status=status, error_code=error_code,
+                         detail=detail[:300], source=source)
+            for pk, sub_account_id, _ in rows
+        ),
+        batch_size=CHUNK,
+    )  # fmt: skip
+
+
+def _give_back(rows) -> None:
+    """R7: capacity reserved for messages that will not reach the carrier in that window."""
+    for (sub_account_id, window), count in sorted(Counter((s, w) for _, s, w in rows if w).items()):
+        limits.ramp_release(sub_account_id=sub_account_id, window_start=window, count=count)
+
+
+def messages_fail(
+    candidates, *, reason: str, source: str, error_code: str = "", give_back_ramp: bool = True, now=None
+) -> set:
+    """Fail the candidates with `reason` (a sentence the user reads). Their ramp capacity goes
+    back unless `give_back_ramp` is False (a message whose outcome was unknown may have reached
+    the carrier). Returns the ids it failed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        rows = _lock(candidates)
+        if not rows:
+            return set()
+        _update(rows, status=Status.FAILED, failure_reason=reason[:300], error_code=error_code, final_at=now)
+        _events(rows, status=Status.FAILED, source=source, detail=reason, error_code=error_code)
+        if give_back_ramp:
+            _give_back(rows)
+    return {pk for pk, _, _ in rows}
+
+
+def messages_requeue(
+    candidates, *, source: str, detail: str, send_after=None, valid_until=None, give_back_ramp: bool = False
+) -> set:
+    """Back to `queued`, unclaimed and not handed off: nothing was sent. `send_after` (when given)
+    is when it may go again; `valid_until` its R13 deadline. With `give_back_ramp` its capacity
+    goes back and it is reserved again in the window it is sent in (`dispatch.reserve_deferred`).
+    Returns the ids it requeued."""
+    fields = {"status": Status.QUEUED, "claim_token": None, "handed_at": None}
+    if send_after is not None:
+        fields["send_after"] = send_after
+    if valid_until is not None:
+        fields["valid_until"] = valid_until
+    if give_back_ramp:
+        fields["ramp_window"] = None
+    with transaction.atomic():
+        rows = _lock(candidates)
+        if not rows:
+            return set()
+        _update(rows, **fields)
+        _events(rows, status=Status.QUEUED, source=source, detail=detail)
+        if give_back_ramp:
+            _give_back(rows)
+    return {pk for pk, _, _ in rows}
+
+
+def messages_mark_unknown(candidates, *, source: str, detail: str) -> set:
+    """Handed to the provider with no answer we can trust: it may have been sent, so it is never
+    re-sent blindly; the sweep reconciles it with the provider."""
+    with transaction.atomic():
+        rows = _lock(candidates)
+        if rows:
+            _update(rows, status=Status.UNKNOWN)
+            _events(rows, status=Status.UNKNOWN, source=source, detail=detail)
+    return {pk for pk, _, _ in rows}
+
+
+def messages_record_sent(sent: list[tuple[Message, str, object]], *, from_status: str, source: str) -> set:
+    """The provider accepted these: (message, provider sid, sent at) → `sent`, each only if it is
+    still `from_status` (an opt-out cannot reach a handed-off row, a second run finds it sent).
+    Counted for R8 in the same transaction, at the hour it was sent. Returns the ids it recorded;
+    the caller then applies receipts that raced ahead (`receipts.receipts_apply_pending`)."""
+    recorded, counts = set(), Counter()
+    now = timezone.now()
+    with transaction.atomic():
+        for message, sid, sent_at in sorted(sent, key=lambda item: item[0].pk):
+            if Message.objects.filter(pk=message.pk, status=from_status).update(
+                status=Status.SENT, provider_sid=sid, sent_at=sent_at
+            ):
+                recorded.add(message.pk)
+                counts[(message.sub_account_id, message.source, sent_at or now)] += 1
+        if recorded:
+            rows = [(m.pk, m.sub_account_id, None) for m, _, _ in sent if m.pk in recorded]
+            _events(rows, status=Status.SENT, source=source)
+            for (sub_account_id, message_source, at), count in sorted(counts.items(), key=str):
+                monitoring.count_sent(sub_account_id=sub_account_id, source=message_source, now=at, count=count)
+    return recorded
