@@ -111,6 +111,8 @@ if not REDIS_URL:
 
 RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
+    # Lanes (messaging/dispatch.py): person-facing messages first, then bulk, campaign, workflow.
+    "dispatch_person": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 900},
     "dispatch": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 900},
 }
 # Our services enqueue explicitly with transaction.on_commit (STYLE: "enqueued only on commit"),
@@ -152,7 +154,12 @@ SMS_BACKEND = os.environ.get("SMS_BACKEND", "simulator")
 TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
 TWILIO_API_BASE_URL = os.environ.get("TWILIO_API_BASE_URL", "")
-SMS_MAX_CONCURRENCY = int(os.environ.get("SMS_MAX_CONCURRENCY", "8"))
+# Provider calls in flight per worker, and the size of a dispatch wave (re-checked before each).
+SMS_MAX_CONCURRENCY = int(os.environ.get("SMS_MAX_CONCURRENCY", "100"))
+# A claimed row whose heartbeat is older than this belongs to a dead worker (the sweep takes it back).
+SMS_CLAIM_STALE_SECONDS = int(os.environ.get("SMS_CLAIM_STALE_SECONDS", "120"))
+# "async" (aiohttp, one pool per process) or "sync" (requests in a thread pool).
+TWILIO_HTTP_CLIENT = os.environ.get("TWILIO_HTTP_CLIENT", "async")
 SMS_DISPATCH_BATCH = int(os.environ.get("SMS_DISPATCH_BATCH", "500"))
 SMS_RETRY_BACKOFF_SECONDS = float(os.environ.get("SMS_RETRY_BACKOFF_SECONDS", "0.5"))
 # The carrier simulator: seconds before its receipts, and the share of each outcome.

@@ -1,32 +1,49 @@
 """Dispatch: the RQ jobs that hand queued messages to the provider.
 
-1. Claim rows with a conditional update (queued → sending, stamped with this run's token), so
-   two runs of the same job, or two jobs with overlapping ids, never both send a message.
-2. Re-check what may have changed since the message was queued (DND, consent).
-3. Call the provider with no transaction open, SMS_MAX_CONCURRENCY calls in flight.
-4. Record `sent` + provider id, or the failure, each with a conditional update.
+Two lanes. Person-facing and compliance messages (one-to-one, test, resend, keyword replies,
+missed-call text back) have the `dispatch_person` queue, listed first by every worker; bulk,
+campaign and workflow messages the `dispatch` queue. A bulk job also serves the person lane
+between its waves, so a reply typed in a conversation never waits behind a bulk batch.
 
-A worker killed between 1 and 4 leaves rows in `sending`; `sweep` marks them `unknown` and
-reconciles them with the provider, never re-sending blindly.
+Coalesced: a send does not enqueue its own job. It makes sure one "dispatch what is due" job is
+queued for its lane (`dispatch_due_soon`, a Redis flag set with NX), and that job claims the due
+rows a batch at a time until none are left — so 1,000 single API sends are a few jobs, not 1,000
+forks. The worker stays the forking one: each job runs in a work-horse of its own (a crash or a
+leak ends with the job, its database connection is fresh), and the fork (~0.15 s) is paid per
+job, which now covers many batches, not per message.
+
+Each batch:
+1. Claim rows with a conditional update (queued → sending, stamped with this run's token; due
+   rows skip those another worker has locked), so two runs never send the same message.
+2. Re-check what may have changed since the message was queued (suspension, DND, consent,
+   sending hours), again before every wave of SMS_MAX_CONCURRENCY: statements per wave, not
+   per message.
+3. Hand the wave off (the point after which an opt-out no longer stops it) and refresh the
+   claim's heartbeat, then call the provider with no transaction open, the whole wave in flight.
+4. Record the outcomes of the wave: the accepted ones in one statement, the events in one
+   insert, the R8 counter once per sub-account, the receipts that raced ahead applied.
+
+A worker killed mid-batch leaves rows in `sending` whose heartbeat stops: after
+SMS_CLAIM_STALE_SECONDS the sweep puts those never handed off back in the queue and marks the
+others `unknown`, reconciling them with the provider, never re-sending blindly.
 """
 
 import logging
 import time
 import uuid
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import django_rq
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from compliance import limits, quiet, rules, suspensions
 from compliance.policy import get_policy
-from messaging.models import Contact, Message, Status
+from messaging.models import Contact, Message, Source, Status
 from messaging.providers import (
     OutgoingSms,
     ProviderOutcomeUnknown,
@@ -34,39 +51,100 @@ from messaging.providers import (
     ProviderRetryable,
     get_provider,
 )
-from messaging.receipts import provider_rejected, receipts_apply_pending
+from messaging.receipts import provider_rejected, receipts_apply_raced
 from messaging.transitions import messages_fail, messages_mark_unknown, messages_record_sent, messages_requeue
 
 log = logging.getLogger(__name__)
 
-STALE_AFTER = timedelta(minutes=20)  # longer than a dispatch job may run (job_timeout=900 s)
 RECONCILE_GIVE_UP_AFTER = timedelta(hours=1)
 INTERRUPTED = "Sending was interrupted and the carrier has no record of this message; it was not re-sent. Use Resend."
 
+# --- Lanes ----------------------------------------------------------------------------------
 
-def enqueue_dispatch(message_ids: list[str]) -> None:
-    """Batches of SMS_DISPATCH_BATCH ids per RQ job: one job per message caps out near 100
-    messages/s per worker."""
-    queue = django_rq.get_queue("dispatch")
-    size = settings.SMS_DISPATCH_BATCH
-    for start in range(0, len(message_ids), size):
-        queue.enqueue(dispatch_batch, message_ids[start : start + size], job_timeout=900)
+PERSON, BULK = "person", "bulk"
+BULK_SOURCES = (Source.BULK, Source.CAMPAIGN, Source.WORKFLOW)
+PERSON_SOURCES = tuple(s for s in Source.values if s not in BULK_SOURCES and s != Source.INBOUND)
+LANE_SOURCES = {PERSON: PERSON_SOURCES, BULK: BULK_SOURCES}
+QUEUES = {PERSON: "dispatch_person", BULK: "dispatch"}
+DUE_JOB_SECONDS = 60  # then the job hands over to a fresh one (and its work-horse exits)
+FLAG_SECONDS = 120  # a flag whose job was lost expires; the sweep enqueues again meanwhile
+
+
+def lane_of(source: str) -> str:
+    return BULK if source in BULK_SOURCES else PERSON
+
+
+def lanes_of(message_ids) -> list[str]:
+    sources = Message.objects.filter(pk__in=list(message_ids)).values_list("source", flat=True).distinct()
+    return sorted({lane_of(s) for s in sources})
+
+
+def _flag(lane: str) -> str:
+    return f"dispatch:due:{lane}"
+
+
+def dispatch_due_soon(*lanes: str) -> None:
+    """Make sure a `dispatch_due` job is queued for each lane — at most one waiting at a time.
+    Call after commit. If Redis cannot be reached the rows stay queued and the sweep
+    dispatches them when it is back: nothing is lost."""
+    redis = django_rq.get_connection(QUEUES[BULK])
+    for lane in dict.fromkeys(lanes):
+        if redis.set(_flag(lane), "1", nx=True, ex=FLAG_SECONDS):
+            try:
+                django_rq.get_queue(QUEUES[lane]).enqueue(dispatch_due, lane, job_timeout=900)
+            except Exception:
+                redis.delete(_flag(lane))
+                raise
+
+
+def enqueue_dispatch(message_ids) -> None:
+    """The messages' lanes get a dispatch run (they are claimed as due rows, not by id)."""
+    dispatch_due_soon(*lanes_of(message_ids))
+
+
+# --- Claiming -------------------------------------------------------------------------------
+
+
+def _claimed_by(token) -> list[Message]:
+    return list(
+        Message.objects.filter(claim_token=token, status=Status.SENDING).select_related("contact", "sub_account")
+    )
 
 
 def claim(message_ids, now) -> tuple[uuid.UUID, list[Message]]:
+    """Claim these messages, if they are queued, due and not held."""
     token = uuid.uuid4()
     Message.objects.filter(pk__in=message_ids, status=Status.QUEUED, hold__isnull=True).filter(
         Q(send_after__isnull=True) | Q(send_after__lte=now)
     ).update(status=Status.SENDING, claim_token=token, claimed_at=now)
-    claimed = list(
-        Message.objects.filter(claim_token=token, status=Status.SENDING).select_related("contact", "sub_account")
-    )
-    return token, claimed
+    return token, _claimed_by(token)
+
+
+def claim_due(lane: str, limit: int, now) -> tuple[uuid.UUID, list[Message]]:
+    """Claim up to `limit` due messages of a lane, oldest first. Rows another worker is claiming
+    at this moment are skipped (SKIP LOCKED), so two workers take different batches."""
+    token = uuid.uuid4()
+    with transaction.atomic():
+        ids = list(
+            Message.objects.filter(status=Status.QUEUED, hold__isnull=True, source__in=LANE_SOURCES[lane])
+            .filter(Q(send_after__isnull=True) | Q(send_after__lte=now))
+            .order_by("created_at")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:limit]
+        )
+        if ids:
+            Message.objects.filter(pk__in=ids, status=Status.QUEUED).update(
+                status=Status.SENDING, claim_token=token, claimed_at=now
+            )
+    return token, (_claimed_by(token) if ids else [])
 
 
 def _claimed(messages):
     """The still-claimed rows of `messages`: an opt-out may have failed some meanwhile."""
     return Message.objects.filter(pk__in=[m.pk for m in messages], status=Status.SENDING)
+
+
+# --- Re-checks before each wave -------------------------------------------------------------
 
 
 def fail_each(refused: dict[str, list[Message]]) -> None:
@@ -78,7 +156,9 @@ def fail_each(refused: dict[str, list[Message]]) -> None:
 
 def recheck(messages: list[Message]) -> list[Message]:
     """What may have changed since queueing: a suspension (R8), DND and consent (re-read from
-    the database)."""
+    the database). Two queries for the whole wave."""
+    if not messages:
+        return []
     policy = get_policy()
     in_force = suspensions.suspensions_in_force({m.sub_account_id for m in messages}, timezone.now())
     states = dict(
@@ -179,22 +259,37 @@ def reserve_deferred(messages: list[Message], now) -> list[Message]:
     return [m for m in messages if m.pk not in refused]
 
 
-def _send_with_retries(provider, sms: OutgoingSms):
-    """Runs in a pool thread: no database access here, only the provider call."""
-    base = settings.SMS_RETRY_BACKOFF_SECONDS  # 429s and refused connections: backoff, 3 retries
-    for attempt, delay in enumerate((base, base * 2, base * 4, None)):
-        try:
-            return provider.send(sms)
-        except ProviderRetryable as exc:
-            if delay is None:
-                return exc
-            log.info("provider busy (attempt %s), retrying in %ss: %s", attempt + 1, delay, exc)
-            time.sleep(delay)
-        except (ProviderRejected, ProviderOutcomeUnknown) as exc:
-            return exc
-        except Exception as exc:  # noqa: BLE001 - an unexpected error: outcome unknown, never re-send
-            log.exception("provider raised unexpectedly for %s", sms.message_id)
-            return ProviderOutcomeUnknown(repr(exc))
+# --- Hand-off and outcomes ------------------------------------------------------------------
+
+
+def hand_off(wave: list[Message], now) -> list[Message]:
+    """The point of no return, one wave at a time, right before the provider calls: mark the
+    rows handed to the provider, unless an opt-out failed them meanwhile. An opt-out fails only
+    rows not yet handed off, in the same kind of conditional UPDATE, so for each message exactly
+    one of the two wins — a message never goes out after the STOP that failed it was stored.
+    The same statement is the claim's heartbeat: every row of the claim not yet handed off gets
+    a fresh `claimed_at`, so the sweep knows this run is alive."""
+    if not wave:
+        return []
+    ids = [m.pk for m in wave]
+    token = wave[0].claim_token
+    table = Message._meta.db_table
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET claimed_at = %s, handed_at = CASE WHEN id = ANY(%s) THEN %s::timestamptz END "  # noqa: S608 - our table name
+                "WHERE claim_token = %s AND status = %s AND handed_at IS NULL RETURNING id, handed_at",
+                [now, ids, now, token, Status.SENDING],
+            )
+            handed = {pk for pk, handed_at in cursor.fetchall() if handed_at is not None}
+    else:
+        with transaction.atomic():
+            Message.objects.filter(pk__in=ids, status=Status.SENDING, handed_at__isnull=True).update(handed_at=now)
+            Message.objects.filter(claim_token=token, status=Status.SENDING).update(claimed_at=now)
+            handed = set(
+                Message.objects.filter(pk__in=ids, status=Status.SENDING, handed_at=now).values_list("pk", flat=True)
+            )
+    return [m for m in wave if m.pk in handed]
 
 
 def record(message: Message, outcome) -> None:
@@ -202,7 +297,9 @@ def record(message: Message, outcome) -> None:
 
 
 def record_wave(outcomes: list[tuple[Message, object]]) -> None:
-    """The provider's answers for one wave, each recorded only if its row is still `sending`."""
+    """The provider's answers for one wave, each recorded only if its row is still `sending`:
+    the accepted ones together (`messages_record_sent`: one statement, one insert of events,
+    the R8 counters once), then the receipts that raced ahead of them."""
     now = timezone.now()
     accepted = []
     for message, outcome in outcomes:
@@ -219,66 +316,97 @@ def record_wave(outcomes: list[tuple[Message, object]]) -> None:
         else:
             accepted.append((message, outcome.sid, now))
     if accepted:
-        messages_record_sent(accepted, from_status=Status.SENDING, source="dispatch")  # counted for R8 there
-        # A receipt may have raced ahead of us: apply what arrived for these sids.
-        for _message, sid, _at in accepted:
-            receipts_apply_pending(sid)
+        messages_record_sent(accepted, from_status=Status.SENDING, source="dispatch")
+        receipts_apply_raced([sid for _, sid, _ in accepted])
 
 
-def hand_off(wave: list[Message], now) -> list[Message]:
-    """The point of no return, one wave at a time, right before the provider calls: mark the
-    rows handed to the provider, unless an opt-out failed them meanwhile. An opt-out fails only
-    rows not yet handed off, in the same kind of conditional UPDATE, so for each message exactly
-    one of the two wins — a message never goes out after the STOP that failed it was stored."""
-    ids = [m.pk for m in wave]
-    Message.objects.filter(pk__in=ids, status=Status.SENDING, handed_at__isnull=True).update(handed_at=now)
-    handed = set(Message.objects.filter(pk__in=ids, status=Status.SENDING, handed_at=now).values_list("pk", flat=True))
-    return [m for m in wave if m.pk in handed]
-
-
-def dispatch_batch(message_ids: list[str]) -> dict:
-    """The RQ job. Safe to run twice: the second run claims nothing."""
-    _token, claimed = claim(message_ids, timezone.now())
+def _dispatch(claimed: list[Message], lane: str) -> int:
+    """Send a claimed batch, wave by wave. Returns how many were handed to the provider."""
     now = timezone.now()
     ready = reserve_deferred(hold_for_quiet_hours(recheck(claimed), now), now)
     provider = get_provider()
     callback = settings.PUBLIC_BASE_URL + reverse("twilio_status")
     width = max(1, settings.SMS_MAX_CONCURRENCY)
     sent = 0
-    with ThreadPoolExecutor(max_workers=width) as pool:
-        for start in range(0, len(ready), width):
-            wave = ready[start : start + width]
-            if start:  # a batch takes a while: what changed since it began (a suspension, 21:00) counts
-                now = timezone.now()
-                wave = hold_for_quiet_hours(recheck(wave), now)
-            wave = hand_off(wave, timezone.now())
-            outgoing = [OutgoingSms(str(m.pk), m.to_number, m.from_number, m.body_sent, callback) for m in wave]
-            outcomes = pool.map(lambda sms: _send_with_retries(provider, sms), outgoing)
-            record_wave(list(zip(wave, outcomes, strict=True)))
-            sent += len(wave)
+    for start in range(0, len(ready), width):
+        wave = ready[start : start + width]
+        if start:  # a batch takes a while: what changed since it began (a suspension, 21:00) counts
+            now = timezone.now()
+            wave = hold_for_quiet_hours(recheck(wave), now)
+        wave = hand_off(wave, timezone.now())
+        outgoing = [OutgoingSms(str(m.pk), m.to_number, m.from_number, m.body_sent, callback) for m in wave]
+        record_wave(list(zip(wave, provider.send_many(outgoing, width=width), strict=True)))
+        sent += len(wave)
+        if lane == BULK:
+            _serve_person_lane()
+    return sent
+
+
+def _serve_person_lane() -> None:
+    """Between bulk waves: if person-facing messages are waiting, send them now, in this job,
+    instead of after the rest of the bulk batch (lanes: they never wait behind bulk)."""
+    if django_rq.get_connection(QUEUES[BULK]).exists(_flag(PERSON)):
+        dispatch_due(PERSON)
+
+
+def dispatch_due(lane: str) -> dict:
+    """The coalesced RQ job: claim what is due in `lane` a batch at a time and send it, until
+    nothing is due or DUE_JOB_SECONDS have passed (then a successor is queued). While a full
+    batch was claimed, more may be waiting: another job is queued for the next free worker.
+    Safe to run any number of times at once: claims are conditional and skip locked rows."""
+    django_rq.get_connection(QUEUES[BULK]).delete(_flag(lane))  # from here on a new send queues another run
+    deadline = time.monotonic() + DUE_JOB_SECONDS
+    batch = max(1, settings.SMS_DISPATCH_BATCH)
+    claimed = sent = 0
+    while True:
+        _token, rows = claim_due(lane, batch, timezone.now())
+        if not rows:
+            break
+        if len(rows) == batch:
+            dispatch_due_soon(lane)
+        claimed += len(rows)
+        sent += _dispatch(rows, lane)
+        if time.monotonic() > deadline:
+            dispatch_due_soon(lane)
+            break
+    return {"claimed": claimed, "sent_to_provider": sent}
+
+
+def dispatch_batch(message_ids: list[str]) -> dict:
+    """Dispatch these messages (tests, the benchmark's per-message baseline, jobs queued before
+    the lanes). Safe to run twice: the second run claims nothing."""
+    _token, claimed = claim(message_ids, timezone.now())
+    lanes = {lane_of(m.source) for m in claimed}
+    sent = _dispatch(claimed, BULK if BULK in lanes else PERSON)
     return {"claimed": len(claimed), "sent_to_provider": sent}
+
+
+# --- The sweep ------------------------------------------------------------------------------
 
 
 def sweep() -> dict:
     """Cron safety net (every minute), idempotent:
-    - queued messages that are due (scheduled, retried, or whose job was lost) are enqueued;
-    - `sending` rows older than any job could run (a killed worker) go back to `queued` if they
+    - lanes with due queued messages (scheduled, retried, waiting for their hours, or whose run
+      was lost) get a dispatch run;
+    - `sending` rows whose claim stopped beating (a killed worker) go back to `queued` if they
       were never handed to the provider, else become `unknown`;
     - `unknown` rows are reconciled with the provider: found → sent; never found → failed."""
     now = timezone.now()
-    due = list(
-        Message.objects.filter(status=Status.QUEUED, hold__isnull=True)
-        .filter(Q(send_after__lte=now) | Q(send_after__isnull=True, created_at__lte=now - timedelta(minutes=10)))
-        .values_list("pk", flat=True)[:20000]
+    due = Message.objects.filter(status=Status.QUEUED, hold__isnull=True).filter(
+        Q(send_after__isnull=True) | Q(send_after__lte=now)
     )
-    if due:
-        enqueue_dispatch([str(pk) for pk in due])
-    stale = Message.objects.filter(status=Status.SENDING, claimed_at__lt=now - STALE_AFTER)
+    lanes = [lane for lane, sources in LANE_SOURCES.items() if due.filter(source__in=sources).exists()]
+    if lanes:
+        dispatch_due_soon(*lanes)
+    stale = Message.objects.filter(
+        status=Status.SENDING, claimed_at__lt=now - timedelta(seconds=settings.SMS_CLAIM_STALE_SECONDS)
+    )
     # Claimed but never handed to the provider: provably unsent, so back to the queue.
     unhanded = list(stale.filter(handed_at__isnull=True).values_list("pk", flat=True)[:5000])
     if unhanded:
         messages_requeue(stale.filter(pk__in=unhanded, handed_at__isnull=True), source="sweep",
                          detail="dispatch interrupted")  # fmt: skip
+        dispatch_due_soon(*lanes_of(unhanded))
     messages_mark_unknown(stale.filter(handed_at__isnull=False), source="sweep", detail="dispatch interrupted")
     reconciled = 0
     provider = get_provider()
@@ -289,7 +417,7 @@ def sweep() -> dict:
         if sid:
             # Counted when it was sent (as `sent_at` says and `rates_rebuild` counts it).
             messages_record_sent([(message, sid, message.claimed_at)], from_status=Status.UNKNOWN, source="reconcile")
-            receipts_apply_pending(sid)
+            receipts_apply_raced([sid])
             reconciled += 1
         elif message.claimed_at and message.claimed_at < now - RECONCILE_GIVE_UP_AFTER:
             # It may have reached the carrier: its ramp capacity stays used.
@@ -297,7 +425,7 @@ def sweep() -> dict:
                 Message.objects.filter(pk=message.pk, status=Status.UNKNOWN), reason=INTERRUPTED, source="reconcile",
                 give_back_ramp=False, now=now,
             )  # fmt: skip
-    return {"enqueued": len(due), "reconciled": reconciled}
+    return {"lanes": lanes, "requeued": len(unhanded), "reconciled": reconciled}
 
 
 def enqueue_sweep():

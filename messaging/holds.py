@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from compliance.models import SnowshoeHold
-from messaging.dispatch import enqueue_dispatch
+from messaging.dispatch import BULK, dispatch_due_soon
 from messaging.models import BulkSend, Message, MessageEvent, Status
 from messaging.transitions import CHUNK, messages_fail
 
@@ -53,7 +53,6 @@ def _release(held, *, sub_account_id, now) -> int:
                       source="support") for pk in ids),
         batch_size=CHUNK,
     )  # fmt: skip
-    due = [str(pk) for pk, send_after in rows if send_after is None or send_after <= now]
-    if due:
-        transaction.on_commit(lambda: enqueue_dispatch(due))
+    if any(send_after is None or send_after <= now for _, send_after in rows):
+        transaction.on_commit(lambda: dispatch_due_soon(BULK))  # bulk and campaign messages
     return len(ids)

@@ -46,6 +46,17 @@ def receipts_apply_pending(sid: str) -> int:
     return applied
 
 
+def receipts_apply_raced(sids: list[str]) -> int:
+    """After recording a wave as sent: apply the receipts that arrived before we knew their sid
+    — one query to find them, nothing more when (as almost always) there are none."""
+    waiting = set(
+        ReceiptEvent.objects.filter(provider_sid__in=sids, applied_at__isnull=True).values_list(
+            "provider_sid", flat=True
+        )
+    )
+    return sum(receipts_apply_pending(sid) for sid in sorted(waiting))
+
+
 def _apply_receipt(message: Message, receipt, now) -> None:
     new = RECEIPT_STATUS.get(receipt.status)
     if new is None or message.status in FINAL_STATUSES:

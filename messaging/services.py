@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.models import SubAccount
 from compliance import limits, rules, suspensions
 from compliance.policy import get_policy
-from messaging.dispatch import enqueue_dispatch
+from messaging.dispatch import dispatch_due_soon, lane_of
 from messaging.models import Contact, Direction, Message, MessageEvent, PhoneNumber, Source, Status
 
 
@@ -127,7 +127,7 @@ def messages_send(
         )
         queued_ids = [str(m.pk) for m in messages if m.status == Status.QUEUED]
         if queued_ids and (send_after is None or send_after <= now):
-            transaction.on_commit(lambda: enqueue_dispatch(queued_ids))
+            transaction.on_commit(lambda: dispatch_due_soon(lane_of(source)))
     return messages
 
 

@@ -10,7 +10,7 @@ the hour's rate counters."""
 
 from collections import Counter
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from compliance import limits, monitoring
@@ -117,14 +117,12 @@ def messages_record_sent(sent: list[tuple[Message, str, object]], *, from_status
     still `from_status` (an opt-out cannot reach a handed-off row, a second run finds it sent).
     Counted for R8 in the same transaction, at the hour it was sent. Returns the ids it recorded;
     the caller then applies receipts that raced ahead (`receipts.receipts_apply_pending`)."""
-    recorded, counts = set(), Counter()
+    counts = Counter()
     now = timezone.now()
     with transaction.atomic():
-        for message, sid, sent_at in sorted(sent, key=lambda item: item[0].pk):
-            if Message.objects.filter(pk=message.pk, status=from_status).update(
-                status=Status.SENT, provider_sid=sid, sent_at=sent_at
-            ):
-                recorded.add(message.pk)
+        recorded = _update_sent(sorted(sent, key=lambda item: item[0].pk), from_status)
+        for message, _sid, sent_at in sent:
+            if message.pk in recorded:
                 counts[(message.sub_account_id, message.source, sent_at or now)] += 1
         if recorded:
             rows = [(m.pk, m.sub_account_id, None) for m, _, _ in sent if m.pk in recorded]
@@ -132,3 +130,28 @@ def messages_record_sent(sent: list[tuple[Message, str, object]], *, from_status
             for (sub_account_id, message_source, at), count in sorted(counts.items(), key=str):
                 monitoring.count_sent(sub_account_id=sub_account_id, source=message_source, now=at, count=count)
     return recorded
+
+
+def _update_sent(sent, from_status: str) -> set:
+    """One conditional UPDATE for the whole wave on PostgreSQL (`UPDATE … FROM unnest(…)`);
+    row by row elsewhere (SQLite, where waves are small: the tests and a laptop)."""
+    if not sent:
+        return set()
+    if connection.vendor == "postgresql":
+        table = Message._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS m SET status = %s, provider_sid = v.sid, sent_at = v.sent_at "  # noqa: S608 - our table name
+                "FROM unnest(%s::uuid[], %s::text[], %s::timestamptz[]) AS v(id, sid, sent_at) "
+                "WHERE m.id = v.id AND m.status = %s RETURNING m.id",
+                [Status.SENT, [m.pk for m, _, _ in sent], [sid for _, sid, _ in sent], [at for _, _, at in sent],
+                 from_status],
+            )  # fmt: skip
+            return {pk for (pk,) in cursor.fetchall()}
+    return {
+        message.pk
+        for message, sid, sent_at in sent
+        if Message.objects.filter(pk=message.pk, status=from_status).update(
+            status=Status.SENT, provider_sid=sid, sent_at=sent_at
+        )
+    }

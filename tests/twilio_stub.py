@@ -9,7 +9,8 @@ It speaks just enough of the Messages API (2010-04-01) for the real SDK: creatin
         ...
         stub.received  # what it accepted: dicts with sid, to, from, body, status_callback
 
-From another process (the benchmark): `python -m tests.twilio_stub --port 8123`.
+From another process (the benchmark): `python -m tests.twilio_stub --port 8123 [--latency-ms 100]`
+(`--latency-ms`: every answer waits that long, as api.twilio.com takes 100–300 ms).
 
 Stdlib only, no Django: the benchmark runs it as a plain subprocess.
 """
@@ -137,6 +138,9 @@ class Handler(BaseHTTPRequestHandler):
         }
         with self.server.lock:
             self.server.received.append(record)
+        if self.server.latency and self.server.closing.wait(self.server.latency):
+            self.close_connection = True
+            return
         if isinstance(action, Delay) and self.server.closing.wait(action.seconds):
             self.close_connection = True  # shutting down: never answer
             return
@@ -219,9 +223,13 @@ class Handler(BaseHTTPRequestHandler):
 class TwilioStub(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # A listen backlog for hundreds of connections opened at once (socketserver's default is 5:
+    # a benchmark with many connections would measure refused SYNs, not the app).
+    request_queue_size = 1024
 
-    def __init__(self, port: int = 0):
+    def __init__(self, port: int = 0, latency: float = 0.0):
         super().__init__(("127.0.0.1", port), Handler)
+        self.latency = latency
         self.received: list[dict] = []
         self.script: dict[str, list[Error | Delay]] = {}
         self.lock = threading.Lock()
@@ -261,8 +269,9 @@ def running_stub(port: int = 0):
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Twilio-compatible Messages API stub on 127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="answer every message after this long")
     args = parser.parse_args(argv)
-    stub = TwilioStub(args.port)
+    stub = TwilioStub(args.port, latency=args.latency_ms / 1000)
     print(f"twilio stub listening on {stub.url}", flush=True)
     try:
         stub.serve_forever()

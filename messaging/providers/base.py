@@ -1,7 +1,13 @@
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from twilio.request_validator import RequestValidator
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,14 @@ class Provider:
     def send(self, sms: OutgoingSms) -> SendResult:
         raise NotImplementedError
 
+    def send_many(self, batch: list[OutgoingSms], *, width: int) -> list:
+        """Send a wave, at most `width` calls in flight, each with the retry policy: one outcome
+        per message, in order — a SendResult, or the ProviderRejected / ProviderRetryable /
+        ProviderOutcomeUnknown it ended with. No database access here. This default runs `send`
+        in a thread pool kept for the process (its connections stay open between waves);
+        a provider with an asynchronous client overrides it."""
+        return list(_pool(width).map(lambda sms: send_with_retries(self.send, sms), batch))
+
     def find_sent(self, *, to: str, from_: str, body: str, after) -> str | None:
         """Reconciliation: the sid of a message the provider accepted, or None."""
         raise NotImplementedError
@@ -124,6 +138,44 @@ class Provider:
             status=p.get("CallStatus", "").lower(),
             raw=p,
         )
+
+
+def retry_delays():
+    """429s and refused connections: backoff of SMS_RETRY_BACKOFF_SECONDS × 1, 2, 4, then give up."""
+    base = settings.SMS_RETRY_BACKOFF_SECONDS
+    return (base, base * 2, base * 4, None)
+
+
+def outcome_of_unexpected(sms: OutgoingSms, exc: Exception) -> "ProviderOutcomeUnknown":
+    log.exception("provider raised unexpectedly for %s", sms.message_id, exc_info=exc)
+    return ProviderOutcomeUnknown(repr(exc))  # it may have been sent: never re-sent blindly
+
+
+def send_with_retries(send, sms: OutgoingSms):
+    """One message with the retry policy (runs in a pool thread: only the provider call)."""
+    for attempt, delay in enumerate(retry_delays()):
+        try:
+            return send(sms)
+        except ProviderRetryable as exc:
+            if delay is None:
+                return exc
+            log.info("provider busy (attempt %s), retrying in %ss: %s", attempt + 1, delay, exc)
+            time.sleep(delay)
+        except (ProviderRejected, ProviderOutcomeUnknown) as exc:
+            return exc
+        except Exception as exc:  # noqa: BLE001 - an unexpected error: outcome unknown
+            return outcome_of_unexpected(sms, exc)
+
+
+_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
+
+
+def _pool(width: int) -> ThreadPoolExecutor:
+    """One pool per process and width: a forked work-horse does not inherit its parent's threads."""
+    key = (os.getpid(), width)
+    if key not in _pools:
+        _pools[key] = ThreadPoolExecutor(max_workers=width, thread_name_prefix="provider")
+    return _pools[key]
 
 
 def sign(auth_token: str, url: str, params: dict) -> str:

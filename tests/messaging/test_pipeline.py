@@ -46,16 +46,37 @@ def test_nothing_is_enqueued_before_commit(world, consented):
     assert django_rq.get_queue("dispatch").count == 0
 
 
-def test_dispatch_is_enqueued_in_batches_not_one_job_per_message(world, settings, django_capture_on_commit_callbacks):
+def test_sends_are_coalesced_into_one_due_run_per_lane_not_one_job_each(
+    world, settings, django_capture_on_commit_callbacks, run_jobs, memory_provider
+):
     settings.SMS_DISPATCH_BATCH = 500
     world.ramp_at_top(world.a1)
     contacts = Contact.objects.bulk_create(
         Contact(sub_account=world.a1, phone=f"+1305555{i:04d}", consent="granted") for i in range(1200)
     )
     with django_capture_on_commit_callbacks(execute=True):
-        send(world, contacts)
-    jobs = django_rq.get_queue("dispatch").jobs
-    assert [len(job.args[0]) for job in jobs] == [500, 500, 200]
+        send(world, contacts)  # one bulk send of 1,200
+        for contact in contacts[:50]:  # …and 50 single sends arriving one at a time
+            services.message_send_one(sub_account=world.a1, contact=contact, body="Hi", source=Source.ONE_TO_ONE)
+    bulk_jobs, person_jobs = django_rq.get_queue("dispatch").jobs, django_rq.get_queue("dispatch_person").jobs
+    assert [(j.func_name, j.args) for j in bulk_jobs] == [("messaging.dispatch.dispatch_due", (dispatch.BULK,))]
+    assert [(j.func_name, j.args) for j in person_jobs] == [("messaging.dispatch.dispatch_due", (dispatch.PERSON,))]
+    run_jobs()
+    assert len(memory_provider.outbox) == 1250
+    assert not Message.objects.filter(status__in=[Status.QUEUED, Status.SENDING]).exists()
+
+
+def test_a_due_run_claims_in_batches_and_queues_a_helper_while_more_are_due(world, settings, run_jobs):
+    """A full batch claimed means more may be waiting: the next free worker gets a run too."""
+    settings.SMS_DISPATCH_BATCH = 2
+    world.ramp_at_top(world.a1)
+    contacts = Contact.objects.bulk_create(
+        Contact(sub_account=world.a1, phone=f"+1305557{i:04d}", consent="granted") for i in range(5)
+    )
+    send(world, contacts)  # not committed: nothing queued yet
+    assert dispatch.dispatch_due(dispatch.BULK) == {"claimed": 5, "sent_to_provider": 5}
+    assert django_rq.get_queue("dispatch").count == 1  # queued after the first full batch
+    assert dispatch.dispatch_due(dispatch.BULK) == {"claimed": 0, "sent_to_provider": 0}
 
 
 def test_a_job_run_twice_sends_each_message_once(world, consented, memory_provider):
@@ -239,3 +260,19 @@ def test_provider_calls_in_flight_are_bounded_by_sms_max_concurrency(world, sett
     assert 1 < peak[0] <= settings.SMS_MAX_CONCURRENCY
     assert len(memory_provider.outbox) == 40
     assert Message.objects.filter(pk__in=ids, status=Status.SENT).count() == 40
+
+
+def test_a_bulk_run_serves_waiting_person_messages_between_its_waves(world, settings, memory_provider):
+    """Lanes: a one-to-one message never waits for the rest of a bulk batch."""
+    settings.SMS_MAX_CONCURRENCY = 2
+    world.ramp_at_top(world.a1)
+    contacts = Contact.objects.bulk_create(
+        Contact(sub_account=world.a1, phone=f"+1305558{i:04d}", consent="granted") for i in range(6)
+    )
+    bulk_ids = [str(m.pk) for m in send(world, contacts)]
+    reply = services.message_send_one(sub_account=world.a1, contact=world.a1_contact, body="Yes, 10am works",
+                                      source=Source.ONE_TO_ONE)  # fmt: skip
+    dispatch.dispatch_due_soon(dispatch.PERSON)  # what its commit does
+    assert dispatch.dispatch_batch(bulk_ids)["sent_to_provider"] == 6
+    order = [sms.message_id for sms in memory_provider.outbox]
+    assert order.index(str(reply.pk)) == 2  # after the first wave of two, before the other four

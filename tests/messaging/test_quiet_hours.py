@@ -61,7 +61,7 @@ def test_r13_held_at_night_and_sent_by_the_sweep_when_the_window_opens(world, ne
         message.refresh_from_db()
         assert message.status == Status.QUEUED
     with time_machine.travel(datetime(2026, 11, 24, 8, 0, tzinfo=NY), tick=False):
-        assert dispatch.sweep()["enqueued"] == 1
+        assert dispatch.sweep()["lanes"] == [dispatch.BULK]
         dispatch.dispatch_batch([str(message.pk)])
     message.refresh_from_db()
     assert message.status == Status.SENT and len(memory_provider.outbox) == 1

@@ -59,7 +59,8 @@ def test_api_send_over_the_limit_is_201_failed_with_the_exact_refusal(world, lim
     assert (data["status"], data["failure_reason"]) == ("failed", EXCEEDED)
     message = Message.objects.get(pk=data["id"])
     assert (message.status, message.failure_reason, message.source) == (Status.FAILED, EXCEEDED, source)
-    assert django_rq.get_queue("dispatch").count == 0  # nothing goes to the carrier
+    # Nothing goes to the carrier: no dispatch run in either lane.
+    assert django_rq.get_queue("dispatch").count == django_rq.get_queue("dispatch_person").count == 0
 
 
 def test_api_send_is_accepted_again_when_the_restriction_ends(world, limit_reached, api_post):

@@ -28,7 +28,16 @@ class Command(BaseCommand):
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         commands = {
             "web": [*manage, "runserver", f"0.0.0.0:{port}", "--noreload"],
-            "worker": [*manage, "rqworker", "dispatch", "default", "--with-scheduler"],
+            "worker": [
+                *manage,
+                "rqworker",
+                "dispatch_person",
+                "dispatch",
+                "default",
+                "--with-scheduler",
+                "--worker-class",
+                "messaging.worker.Worker",
+            ],
             "cron": [*manage, "rqcron", "config/cron.py"],
         }
         procs = {name: subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR) for name, cmd in commands.items()}
