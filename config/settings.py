@@ -132,6 +132,19 @@ AUTH_PASSWORD_VALIDATORS = [
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+# --- Throttling -----------------------------------------------------------------------------
+# Counted in Redis (accounts/throttle.py) so the limits hold across processes; the README has
+# the operator's side. Twilio's webhooks are never throttled.
+
+# Reverse proxies in front of the app (a load balancer: 1). The client address the throttles
+# and lockouts count is then read from X-Forwarded-For, never trusted further than this.
+TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
+
+# JSON API, per API key (messaging/throttle.py): a sustained rate and the most requests at
+# once; 429 + Retry-After past them. 0 turns the limit off.
+API_RATE_LIMIT_PER_MINUTE = int(os.environ.get("API_RATE_LIMIT_PER_MINUTE", "600"))
+API_RATE_LIMIT_BURST = int(os.environ.get("API_RATE_LIMIT_BURST", "60"))
+
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
