@@ -1,5 +1,6 @@
 import uuid
 
+from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -76,6 +77,17 @@ def support_home(request):
     access.require_support(request.user)
     agencies = Agency.objects.prefetch_related("sub_accounts").order_by("name")
     return render(request, "accounts/support_home.html", {"agencies": agencies})
+
+
+def login_locked_out(request, original_response, credentials):
+    """AXES_LOCKOUT_CALLABLE: the page a locked-out login gets instead of the login form (429),
+    so the next try is not one more wrong password."""
+    context = {
+        "email": (credentials or {}).get("username") or request.POST.get("username", ""),
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
+        "minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
+    }
+    return render(request, "registration/locked_out.html", context, status=429)
 
 
 SAMPLE_BODY = "Hi {first_name}, this is what your contacts will see."
