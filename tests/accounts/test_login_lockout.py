@@ -5,10 +5,12 @@ the cool-off, a new password from a reset link, or support (the admin) lifts it.
 
 import re
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 
 import pytest
 import time_machine
 from axes.models import AccessAttempt
+from django.core.management import call_command
 from django.urls import reverse
 
 from accounts.models import User
@@ -113,6 +115,12 @@ def test_support_unlocks_in_the_admin(client, world, clock):
     assert client.post(reverse("admin:axes_accessattempt_changelist"), confirm).status_code == 302
     client.logout()
     assert log_in(client, PASSWORD).status_code == 302 and logged_in(client)
+
+
+def test_an_operator_unlocks_with_the_command(client, world, clock):
+    fail(client, 5)
+    call_command("axes_reset_username", EMAIL, stdout=StringIO())
+    assert log_in(client, PASSWORD).status_code == 302
 
 
 def test_a_new_password_from_a_reset_link_lifts_the_lock(client, world, clock, mailoutbox):
