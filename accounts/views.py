@@ -1,7 +1,8 @@
-"""Where each user lands, the sub-account switcher, and support's home."""
+"""Where each user lands, the sub-account switcher, support's home, and the login lockout page."""
 
 import uuid
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -41,3 +42,14 @@ def support_home(request):
     access.require_support(request.user)
     agencies = Agency.objects.prefetch_related("sub_accounts").order_by("name")
     return render(request, "accounts/support_home.html", {"agencies": agencies})
+
+
+def login_locked_out(request, original_response, credentials):
+    """AXES_LOCKOUT_CALLABLE: the page a locked-out login gets instead of the login form (429),
+    so the next try is not one more wrong password."""
+    context = {
+        "email": (credentials or {}).get("username") or request.POST.get("username", ""),
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
+        "minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
+    }
+    return render(request, "registration/locked_out.html", context, status=429)

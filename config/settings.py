@@ -4,6 +4,7 @@ variable; the README has the table. Policy numbers live in compliance/policy.py.
 import json
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_rq",
+    "axes",
     "accounts",
     "messaging",
     "compliance",
@@ -60,6 +62,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a login refused for a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -133,6 +137,46 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# --- Throttling -----------------------------------------------------------------------------
+# Counted in Redis (accounts/throttle.py) so the limits hold across processes; the README has
+# the operator's side (settings, unlocking a user). Twilio's webhooks are never throttled.
+
+# Reverse proxies in front of the app (a load balancer: 1). The client address the throttles
+# and lockouts count is then read from X-Forwarded-For, never trusted further than this.
+TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
+
+# JSON API, per API key (messaging/throttle.py): a sustained rate and the most requests at
+# once; 429 + Retry-After past them. 0 turns the limit off.
+API_RATE_LIMIT_PER_MINUTE = int(os.environ.get("API_RATE_LIMIT_PER_MINUTE", "600"))
+API_RATE_LIMIT_BURST = int(os.environ.get("API_RATE_LIMIT_BURST", "60"))
+
+# Password-reset emails (accounts/forms.py), per address and per client address: at most this
+# many in a row, then this many an hour. Past that the page says the same as always (no account
+# enumeration) and no email goes.
+PASSWORD_RESET_EMAILS_PER_ADDRESS = int(os.environ.get("PASSWORD_RESET_EMAILS_PER_ADDRESS", "3"))
+PASSWORD_RESET_EMAILS_PER_IP = int(os.environ.get("PASSWORD_RESET_EMAILS_PER_IP", "10"))
+
+# Logins: django-axes. After LOGIN_FAILURE_LIMIT wrong passwords for one account from one
+# address, that pair is locked out for LOGIN_LOCKOUT_MINUTES (the right password is refused
+# too). Keyed by the pair, not the account alone, so nobody who merely knows an email address
+# can lock its owner out, and colleagues behind one office address do not lock each other out.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out pair before any check
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FORM_FIELD = "username"  # the login form's field (it holds the email address)
+AXES_CLIENT_IP_CALLABLE = "accounts.throttle.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.views.login_locked_out"
+AXES_RESET_ON_SUCCESS = True
+# Tries during a lockout neither count nor extend it: "try again in 15 minutes" stays true.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Only failed attempts are kept (they expire with the cool-off); a row per successful login
+# would grow without end and nothing reads it.
+AXES_DISABLE_ACCESS_LOG = True
 
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get(

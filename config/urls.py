@@ -5,6 +5,7 @@ from config.views import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("accounts/", include("accounts.urls_auth")),  # before Django's: throttled password reset
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),

@@ -17,7 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from compliance import ledger
 from compliance.errors import ComplianceError
-from messaging import keys, services
+from messaging import keys, services, throttle
 from messaging.contacts import contact_get_or_create, contact_set_tags
 from messaging.models import Consent, Contact, Source
 from messaging.phone import InvalidPhoneNumber, to_e164
@@ -50,6 +50,7 @@ def api_view(*methods):
     def decorator(view):
         @csrf_exempt  # token auth: no cookies are involved
         @wraps(view)
+        @throttle.with_rate_limit_headers
         def wrapper(request, *args, **kwargs):
             if request.method not in methods:
                 response = error(f"Method {request.method} is not allowed here.", status=405)
@@ -61,6 +62,8 @@ def api_view(*methods):
                 response["WWW-Authenticate"] = "Bearer"
                 return response
             request.api_key = key
+            if limited := throttle.api_key_throttle(request, key):
+                return limited  # 429 + Retry-After: the key's allowance is spent
             try:
                 if request.method == "POST":
                     request.data = _json_object(request.body)

@@ -1,10 +1,12 @@
 """Password change and reset: Django's auth views (config/urls.py includes
 django.contrib.auth.urls under /accounts/) with this project's templates; the reset link goes
-out by email."""
+out by email, at most a few in a row per address and per client address (accounts/forms.py)."""
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.urls import reverse
 
 from accounts.models import User
@@ -93,3 +95,55 @@ def test_password_reset_for_an_unknown_address_sends_nothing_and_says_the_same(c
 def test_a_forged_reset_link_is_refused(client, world):
     response = client.get(reverse("password_reset_confirm", args=["MQ", "set-password"]), follow=True)
     assert "This reset link is invalid or has already been used." in response.content.decode()
+
+
+# --- Reset emails are throttled per address and per client address --------------------------
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(datetime(2026, 3, 2, 15, 0, tzinfo=UTC), tick=False) as traveller:
+        yield traveller
+
+
+def ask_reset(client, email, ip="198.51.100.7"):
+    response = client.post(reverse("password_reset"), {"email": email}, REMOTE_ADDR=ip)
+    assert response.status_code == 302 and response.url == reverse("password_reset_done")  # the same answer always
+    return response
+
+
+def test_at_most_three_reset_emails_in_a_row_to_one_address(client, world, mailoutbox, clock, settings):
+    assert settings.PASSWORD_RESET_EMAILS_PER_ADDRESS == 3
+    for ip in ("198.51.100.7", "198.51.100.7", "203.0.113.5", "203.0.113.6", "203.0.113.7"):
+        ask_reset(client, "owner@sunrise.test", ip)  # other client addresses do not help
+    ask_reset(client, "OWNER@sunrise.test")  # nor does the case of the address
+    assert len(mailoutbox) == 3
+    clock.shift(timedelta(minutes=20))  # three an hour: one more every 20 minutes
+    ask_reset(client, "owner@sunrise.test")
+    ask_reset(client, "owner@sunrise.test")
+    assert len(mailoutbox) == 4
+
+
+def test_at_most_ten_reset_emails_in_a_row_from_one_client_address(client, world, mailoutbox, clock, settings):
+    assert settings.PASSWORD_RESET_EMAILS_PER_IP == 10
+    addresses = [u.email for u in (world.a_admin, world.a_staff, world.a1_owner, world.a1_user, world.b_admin)]
+    for email in addresses * 3:
+        ask_reset(client, email)
+    assert len(mailoutbox) == 10
+    ask_reset(client, world.support.email, ip="203.0.113.5")  # another client still gets its email
+    assert len(mailoutbox) == 11
+
+
+def test_unknown_addresses_count_towards_the_client_address_limit(client, world, mailoutbox, clock, settings):
+    settings.PASSWORD_RESET_EMAILS_PER_IP = 2
+    ask_reset(client, "nobody@nowhere.test")
+    ask_reset(client, "noone@nowhere.test")
+    ask_reset(client, "owner@sunrise.test")
+    assert mailoutbox == []
+
+
+def test_reset_emails_still_go_when_redis_is_down(client, world, mailoutbox, settings):
+    """A reset email is how a locked-out user gets back in; the lockout itself is in the database."""
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    ask_reset(client, "owner@sunrise.test")
+    assert len(mailoutbox) == 1
