@@ -105,10 +105,17 @@ def enqueue_dispatch(message_ids) -> None:
 # --- Claiming -------------------------------------------------------------------------------
 
 
+# What dispatch reads of a claimed message (a narrow row: a batch is thousands of model instances).
+CLAIMED_FIELDS = (
+    "sub_account_id", "contact_id", "source", "status", "to_number", "from_number", "body_sent", "created_at",
+    "send_after", "valid_until", "ramp_window", "claim_token", "claimed_at", "contact__time_zone",
+    "sub_account__time_zone",
+)  # fmt: skip
+
+
 def _claimed_by(token) -> list[Message]:
-    return list(
-        Message.objects.filter(claim_token=token, status=Status.SENDING).select_related("contact", "sub_account")
-    )
+    rows = Message.objects.filter(claim_token=token, status=Status.SENDING).select_related("contact", "sub_account")
+    return list(rows.only(*CLAIMED_FIELDS))
 
 
 def claim(message_ids, now) -> tuple[uuid.UUID, list[Message]]:
