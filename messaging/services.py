@@ -275,12 +275,25 @@ def _touch_conversations(contact_ids, body: str, now):
 def enqueue_dispatch(message_ids: list[str]) -> None:
     """Batches of SMS_DISPATCH_BATCH ids per RQ job: one job per message caps out near 100
     messages/s per worker."""
+    from redis.exceptions import RedisError
+
     from messaging.dispatch import dispatch_batch
 
     queue = django_rq.get_queue("dispatch")
     size = settings.SMS_DISPATCH_BATCH
     for start in range(0, len(message_ids), size):
-        queue.enqueue(dispatch_batch, message_ids[start : start + size], job_timeout=900)
+        try:
+            queue.enqueue(dispatch_batch, message_ids[start : start + size], job_timeout=900)
+        except RedisError as exc:
+            # Any Redis failure (down, timeout, out of memory). Called on commit: the rows are
+            # already `queued`, so raising here would answer a 5xx for a send that happened, and
+            # the client's retry would send it twice. The sweep enqueues queued rows whose job
+            # never came (dispatch.sweep, within about 10 minutes), so this only delays them.
+            log.warning(
+                "dispatch of %d queued message(s) not enqueued (%s: %s); the sweep will pick them up",
+                len(message_ids) - start, type(exc).__name__, exc,
+            )  # fmt: skip
+            return
 
 
 # --- Receipts and inbound -------------------------------------------------------------------

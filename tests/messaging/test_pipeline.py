@@ -239,3 +239,32 @@ def test_provider_calls_in_flight_are_bounded_by_sms_max_concurrency(world, sett
     assert 1 < peak[0] <= settings.SMS_MAX_CONCURRENCY
     assert len(memory_provider.outbox) == 40
     assert Message.objects.filter(pk__in=ids, status=Status.SENT).count() == 40
+
+
+@pytest.mark.django_db(transaction=True)  # on_commit runs for real, inside the request
+def test_api_send_while_redis_is_down_is_201_queued_and_the_sweep_sends_it_later(
+    world, redis_down, run_jobs, memory_provider, caplog
+):
+    """The row is committed before the enqueue fails: a 5xx would make the client retry and
+    send it twice. It stays `queued`, and the sweep enqueues it once Redis is back."""
+    import json
+
+    from django.test import Client
+
+    from messaging.keys import api_key_create
+
+    raw = api_key_create(sub_account=world.a1, name="Tests")[1]
+    with redis_down():
+        response = Client().post(
+            "/api/v1/messages", json.dumps({"to": world.a1_contact.phone, "body": "Hi", "source": "one_to_one"}),
+            content_type="application/json", headers={"Authorization": f"Bearer {raw}"},
+        )  # fmt: skip
+    assert response.status_code == 201 and response.json()["status"] == "queued"
+    assert "the sweep will pick them up" in caplog.text
+    run_jobs()
+    assert memory_provider.outbox == []
+    with time_machine.travel(timezone.now() + timedelta(minutes=10, seconds=1)):
+        assert dispatch.sweep()["enqueued"] == 1
+    run_jobs()
+    assert [s.to for s in memory_provider.outbox] == [world.a1_contact.phone]
+    assert Message.objects.get().status == Status.SENT
