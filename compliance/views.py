@@ -21,6 +21,7 @@ from compliance import appeals as appeal_services
 from compliance import dashboard, monitoring, services
 from compliance.models import Appeal, LimitExtensionRequest, SnowshoeHold
 from compliance.policy import get_policy
+from compliance.uploads import image_or_pdf
 from messaging import services as messaging_services
 
 SCREENSHOT_MAX_BYTES = 5 * 1024 * 1024
@@ -32,7 +33,7 @@ def at_most_5_mb(upload):
 
 
 # Consent and appeal screenshots: an image or a PDF of at most 5 MB.
-SCREENSHOT = [FileExtensionValidator(["png", "jpg", "jpeg", "gif", "webp", "pdf"]), at_most_5_mb]
+SCREENSHOT = [FileExtensionValidator(["png", "jpg", "jpeg", "gif", "webp", "pdf"]), at_most_5_mb, image_or_pdf]
 
 
 def _contact(request, sub_account_id, contact_id):
@@ -132,7 +133,10 @@ def private_file(field_file) -> FileResponse:
         handle = field_file.open("rb")
     except (FileNotFoundError, ValueError):
         raise Http404("The file is missing.") from None
-    response = FileResponse(handle, filename=field_file.name.rsplit("/", 1)[-1])
+    name = field_file.name.rsplit("/", 1)[-1]
+    # A PDF is downloaded, not shown in the browser: it can carry scripts, forms and links that
+    # an in-browser viewer acts on, beyond what the CSP below governs.
+    response = FileResponse(handle, filename=name, as_attachment=name.lower().endswith(".pdf"))
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
     return response
