@@ -7,6 +7,7 @@ from django.utils import timezone
 from accounts.models import SubAccount
 from compliance.policy import get_policy
 from compliance.rules import opt_out_text_problem
+from compliance.uploads import image_or_pdf
 
 SCREENSHOT_MAX_BYTES = 5 * 1024 * 1024
 
@@ -17,7 +18,7 @@ def at_most_5_mb(upload):
 
 
 # Consent and appeal screenshots: an image or a PDF of at most 5 MB.
-SCREENSHOT = [FileExtensionValidator(["png", "jpg", "jpeg", "gif", "webp", "pdf"]), at_most_5_mb]
+SCREENSHOT = [FileExtensionValidator(["png", "jpg", "jpeg", "gif", "webp", "pdf"]), at_most_5_mb, image_or_pdf]
 
 
 class BusinessInfoForm(forms.ModelForm):

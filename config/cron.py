@@ -7,8 +7,11 @@ from rq import cron
 from accounts.jobs import clear_expired_sessions
 from compliance.monitoring import rates_evaluate_all
 from messaging.dispatch import sweep
+from messaging.idempotency import idempotency_keys_purge
 
 cron.register(clear_expired_sessions, queue_name="default", cron="17 * * * *")
+# API Idempotency-Keys are answered for 24 h; older ones are only taking space.
+cron.register(idempotency_keys_purge, queue_name="default", cron="23 * * * *")
 # Due scheduled messages, lost jobs, killed workers (reconciled, never blindly re-sent).
 cron.register(sweep, queue_name="default", interval=60)
 # R8 safety net: the rates are evaluated as receipts and opt-outs arrive; this catches anything

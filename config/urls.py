@@ -3,6 +3,11 @@ from django.urls import include, path
 
 from config.views import healthz
 
+# DEBUG off: JSON under /api/, and 503 + Retry-After for a database or Redis outage.
+handler400 = "config.errors.bad_request"
+handler403 = "config.errors.permission_denied"
+handler500 = "config.errors.server_error"
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("accounts/", include("accounts.urls_auth")),  # before Django's: throttled password reset

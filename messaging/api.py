@@ -1,14 +1,20 @@
 """The JSON API for workflows and integrations: contacts and messages of one sub-account,
 authenticated with that sub-account's API key (`Authorization: Bearer <key>`).
 
-Every response is JSON; every error is `{"error": "...", "fields": {...}}` (fields only where
-they apply). Sends go through the same service as every other send, so a message refused by
-a rule is still created (status `failed`, with the reason) and nothing is silently dropped."""
+Every answer is JSON, errors included: `{"error": "<sentence>", "code": "<stable code>"}`, with
+`"fields": {...}` where they apply (the codes are the contract, listed in docs/API.md). Input
+is taken as sent, never coerced: a value of the wrong JSON type, text PostgreSQL cannot store,
+a body too large or nested too deeply is refused and changes nothing. Sends go through the
+same service as every other send, so a message refused by a rule is still created (status
+`failed`, with the reason) and nothing is silently dropped."""
 
+import hashlib
 import json
 from functools import wraps
 
 from django import forms
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -17,77 +23,212 @@ from django.views.decorators.csrf import csrf_exempt
 
 from compliance import ledger
 from compliance.errors import ComplianceError
-from messaging import keys, services, throttle
+from messaging import idempotency, keys, services, storable, throttle
 from messaging.contacts import contact_get_or_create, contact_set_tags
+from messaging.forms import MAX_TAGS, TAG_MAX_LENGTH
 from messaging.models import Consent, Contact, Source
 from messaging.phone import InvalidPhoneNumber, to_e164
 
+API_PREFIX = "/api/"
 API_SOURCES = (Source.WORKFLOW, Source.CAMPAIGN, Source.ONE_TO_ONE)
 MAX_BODY = 1600  # the carrier's limit for one (concatenated) SMS
+# The deepest valid body nests two levels ({"consent": {...}}); refusing anything much deeper
+# keeps the checks below short, and json's own recursion limit is far above it.
+MAX_JSON_DEPTH = 8
+IDEMPOTENCY_KEY_MAX_LENGTH = 255  # as Stripe's
 
 
 class ApiError(Exception):
-    def __init__(self, message: str, *, status: int = 400, fields: dict | None = None):
+    """An answer other than success, raised anywhere below `api_view`. `headers` are sent
+    with it (Allow, WWW-Authenticate, Retry-After)."""
+
+    def __init__(self, message: str, *, status: int = 400, code: str = "invalid_fields", fields=None, headers=None):
         super().__init__(message)
-        self.status, self.fields = status, fields
+        self.status, self.code, self.fields, self.headers = status, code, fields, headers or {}
+
+    def response(self) -> JsonResponse:
+        return error(str(self), status=self.status, code=self.code, fields=self.fields, headers=self.headers)
 
 
-def error(message: str, *, status: int = 400, fields: dict | None = None) -> JsonResponse:
-    payload = {"error": message} | ({"fields": fields} if fields else {})
-    return JsonResponse(payload, status=status)
+def error(message: str, *, status: int = 400, code: str, fields: dict | None = None, headers=None) -> JsonResponse:
+    payload = {"error": message, "code": code} | ({"fields": fields} if fields else {})
+    response = JsonResponse(payload, status=status)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
 
 
-def _bearer_key(request):
-    scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
-    return keys.api_key_authenticate(raw.strip()) if scheme.lower() == "bearer" else None
+def is_api(request) -> bool:
+    return request.path.startswith(API_PREFIX)
 
 
 def api_view(*methods):
-    """Method check, API-key auth, JSON body parsing (as `request.data`) and JSON errors. The
-    view is called with the key's sub-account: every lookup starts from it, so another
-    tenant's ids are simply not found (404)."""
+    """Method check, API-key auth, the JSON body (as `request.data`), Idempotency-Key, and
+    JSON errors, in that order. The view is called with the key's sub-account: every lookup
+    starts from it, so another tenant's ids are simply not found (404)."""
 
     def decorator(view):
         @csrf_exempt  # token auth: no cookies are involved
         @wraps(view)
         @throttle.with_rate_limit_headers
         def wrapper(request, *args, **kwargs):
-            if request.method not in methods:
-                response = error(f"Method {request.method} is not allowed here.", status=405)
-                response["Allow"] = ", ".join(methods)
-                return response
-            key = _bearer_key(request)
-            if key is None:
-                response = error("Missing, invalid or revoked API key.", status=401)
-                response["WWW-Authenticate"] = "Bearer"
-                return response
-            request.api_key = key
-            if limited := throttle.api_key_throttle(request, key):
-                return limited  # 429 + Retry-After: the key's allowance is spent
             try:
-                if request.method == "POST":
-                    request.data = _json_object(request.body)
-                return view(request, key.sub_account, *args, **kwargs)
+                _check_method(request, methods)
+                request.api_key = _authenticate(request)
+                if limited := throttle.api_key_throttle(request, request.api_key):
+                    return limited  # 429 + Retry-After: the key's allowance is spent, the body is not read
+                request.data = _json_body(request) if request.method == "POST" else None
+                key = _idempotency_key(request)
+                if key:
+                    return idempotency.run_once(
+                        api_key=request.api_key,
+                        key=key,
+                        fingerprint=_fingerprint(request),
+                        run=lambda: view(request, request.api_key.sub_account, *args, **kwargs),
+                    )
+                return view(request, request.api_key.sub_account, *args, **kwargs)
             except ApiError as exc:
-                return error(str(exc), status=exc.status, fields=exc.fields)
+                return exc.response()
+            except idempotency.KeyReused:
+                return error(
+                    "This Idempotency-Key was used with a different request in the last 24 hours: "
+                    "use a new key for a new request.",
+                    status=409,
+                    code="idempotency_key_reused",
+                )
             except (services.MessagingError, ComplianceError) as exc:
-                return error(str(exc))
+                return error(str(exc), code="refused")
             except Http404:
-                return error("Not found.", status=404)
+                return error("Not found.", status=404, code="not_found")
 
         return wrapper
 
     return decorator
 
 
-def _json_object(body: bytes) -> dict:
+def _check_method(request, methods) -> None:
+    if request.method not in methods:
+        raise ApiError(
+            f"Method {request.method} is not allowed here.",
+            status=405,
+            code="method_not_allowed",
+            headers={"Allow": ", ".join(methods)},
+        )
+
+
+def _authenticate(request):
+    scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
+    key = keys.api_key_authenticate(raw.strip()) if scheme.lower() == "bearer" else None
+    if key is None:
+        raise ApiError(
+            "Missing, invalid or revoked API key.",
+            status=401,
+            code="unauthorized",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return key
+
+
+def _json_body(request) -> dict:
+    """The body as a JSON object, read only when its size and type are right."""
+    limit = settings.API_MAX_REQUEST_BYTES
+    too_large = ApiError(f"The request body is larger than {limit:,} bytes.", status=413, code="payload_too_large")
     try:
-        data = json.loads(body or b"")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(f"Malformed JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ApiError(f"Malformed JSON: expected an object, got {type(data).__name__}.")
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit:
+        raise too_large  # refused before it is read
+    charset = request.content_params.get("charset", "utf-8").lower()
+    if length and (request.content_type != "application/json" or charset not in ("utf-8", "utf8")):
+        raise ApiError(
+            "Send the body as JSON, with Content-Type: application/json (UTF-8).",
+            status=415,
+            code="unsupported_media_type",
+        )
+    try:
+        body = request.body
+    except RequestDataTooBig:  # Django's own limit, DATA_UPLOAD_MAX_MEMORY_SIZE
+        raise too_large from None
+    if len(body) > limit:
+        raise too_large
+    return json_object(body)
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _no_duplicate_keys(pairs):
+    data = {}
+    for name, value in pairs:
+        if name in data:  # which one would win is the parser's whim, not the client's intent
+            raise ValueError(f"the key {name!r} appears twice")
+        data[name] = value
     return data
+
+
+def json_object(body: bytes) -> dict:
+    """A JSON object, strictly: UTF-8, no NaN/Infinity, no key twice, at most MAX_JSON_DEPTH
+    levels, and only text that can be stored."""
+    malformed = "malformed_json"
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError("Malformed JSON: the body is not UTF-8 text.", code=malformed) from None
+    try:
+        data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicate_keys)
+    except RecursionError:  # deeper than the interpreter's limit: the C parser stops cleanly
+        raise ApiError(f"Malformed JSON: nested deeper than {MAX_JSON_DEPTH} levels.", code=malformed) from None
+    except ValueError as exc:
+        raise ApiError(f"Malformed JSON: {exc}", code=malformed) from None
+    if not isinstance(data, dict):
+        raise ApiError(f"Malformed JSON: expected an object, got {type(data).__name__}.", code=malformed)
+    _check_values(data)
+    return data
+
+
+def _check_values(data: dict) -> None:
+    """Depth and storable text, for every key and value (iterative: no recursion to exhaust)."""
+    fields = {}
+    stack = [(data, "", 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise ApiError(f"Malformed JSON: nested deeper than {MAX_JSON_DEPTH} levels.", code="malformed_json")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for name, item in items:
+                child = f"{path}[{name}]" if isinstance(value, list) else (f"{path}.{name}" if path else name)
+                if isinstance(name, str) and (problem := storable.problem(name)):
+                    fields.setdefault(path or "(key)", []).append(problem)
+                stack.append((item, child, depth + 1))
+        elif isinstance(value, str) and (problem := storable.problem(value)):
+            fields.setdefault(path, []).append(problem)
+    if fields:
+        raise ApiError("; ".join(f"{name}: {errors[0]}" for name, errors in sorted(fields.items())), fields=fields)
+
+
+def _idempotency_key(request) -> str:
+    if request.method != "POST":
+        return ""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return ""
+    key = key.strip()
+    if not key or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH or not key.isascii() or not key.isprintable():
+        raise ApiError(
+            f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters "
+            "(a UUID is a good choice).",
+            code="invalid_idempotency_key",
+        )
+    return key
+
+
+def _fingerprint(request) -> str:
+    """The same request is the same method, path and JSON value (key order and spacing aside)."""
+    canonical = json.dumps(request.data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{request.method} {request.path}\n{canonical}".encode()).hexdigest()
 
 
 def _valid(form: forms.Form, prefix: str = "") -> dict:
@@ -97,7 +238,43 @@ def _valid(form: forms.Form, prefix: str = "") -> dict:
     return form.cleaned_data
 
 
-class PhoneField(forms.CharField):
+JSON_TYPE_NAMES = {dict: "an object", list: "a list", str: "a string", bool: "true or false", type(None): "null"}
+
+
+class JsonTyped:
+    """A form field over a parsed JSON value: a value of another JSON type is an error, not
+    converted (`{"body": ["a"]}` once sent the text "['a']")."""
+
+    json_type = str
+
+    def to_python(self, value):
+        if value is not None and not isinstance(value, self.json_type):
+            wanted, got = JSON_TYPE_NAMES[self.json_type], JSON_TYPE_NAMES.get(type(value), "a number")
+            raise forms.ValidationError(f"Send {wanted}, not {got}.")
+        return super().to_python(value)
+
+
+class Text(JsonTyped, forms.CharField):
+    pass
+
+
+class Email(JsonTyped, forms.EmailField):
+    pass
+
+
+class Url(JsonTyped, forms.URLField):
+    pass
+
+
+class DateTime(JsonTyped, forms.DateTimeField):
+    pass
+
+
+class Choice(JsonTyped, forms.ChoiceField):
+    pass
+
+
+class PhoneField(Text):
     def to_python(self, value):
         value = super().to_python(value)
         try:
@@ -109,30 +286,40 @@ class PhoneField(forms.CharField):
 # --- Contacts -------------------------------------------------------------------------------
 
 
-class TagsField(forms.Field):
+class TagsField(JsonTyped, forms.Field):
+    json_type = list
+
     def to_python(self, value):
-        if value in (None, ""):
+        value = super().to_python(value)
+        if value is None:
             return []
-        if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        if not all(isinstance(t, str) for t in value):
             raise forms.ValidationError("Send tags as a list of strings.")
+        if len(value) > MAX_TAGS:
+            raise forms.ValidationError(f"A contact has at most {MAX_TAGS} tags; {len(value)} were sent.")
+        too_long = next((t.strip() for t in value if len(t.strip()) > TAG_MAX_LENGTH), None)
+        if too_long:
+            raise forms.ValidationError(
+                f"Tags have at most {TAG_MAX_LENGTH} characters; one has {len(too_long)} (“{too_long[:20]}…”)."
+            )
         return value
 
 
 class ContactIn(forms.Form):
     phone = PhoneField()
-    first_name = forms.CharField(max_length=100, required=False)
-    last_name = forms.CharField(max_length=100, required=False)
-    email = forms.EmailField(max_length=254, required=False)
+    first_name = Text(max_length=100, required=False)
+    last_name = Text(max_length=100, required=False)
+    email = Email(max_length=254, required=False)
     tags = TagsField(required=False)
 
 
 class ConsentIn(forms.Form):
     """R10 proof of opt-in. `at` defaults to the time of the request."""
 
-    source = forms.CharField(max_length=100, required=False)
-    at = forms.DateTimeField(required=False)
-    ip = forms.CharField(max_length=200, required=False)
-    url = forms.URLField(max_length=500, required=False, assume_scheme="https")
+    source = Text(max_length=100, required=False)
+    at = DateTime(required=False)
+    ip = Text(max_length=200, required=False)
+    url = Url(max_length=500, required=False, assume_scheme="https")
 
 
 def contact_json(contact: Contact) -> dict:
@@ -186,7 +373,7 @@ def contact_detail(request, sub_account, phone):
     try:
         phone = to_e164(phone)
     except InvalidPhoneNumber as exc:
-        raise ApiError(str(exc)) from None
+        raise ApiError(str(exc), code="invalid_phone") from None
     contact = get_object_or_404(sub_account.contacts.prefetch_related("tags"), phone=phone)
     return JsonResponse(contact_json(contact))
 
@@ -196,8 +383,8 @@ def contact_detail(request, sub_account, phone):
 
 class MessageIn(forms.Form):
     to = PhoneField()
-    body = forms.CharField(max_length=MAX_BODY)  # required: an empty body is a 400
-    source = forms.ChoiceField(choices=[(s.value, s.label) for s in API_SOURCES])
+    body = Text(max_length=MAX_BODY)  # required: an empty body is a 400
+    source = Choice(choices=[(s.value, s.label) for s in API_SOURCES])
 
 
 @api_view("POST")
@@ -221,5 +408,5 @@ def message_detail(request, sub_account, message_id):
 
 @csrf_exempt
 def not_found(request):
-    """Unknown paths under api/v1/ answer in JSON too."""
-    return error("Not found.", status=404)
+    """Unknown paths under api/ answer in JSON too, whatever the method."""
+    return error("Not found.", status=404, code="not_found")

@@ -40,6 +40,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from compliance import limits, quiet, rules, suspensions
 from compliance.policy import get_policy
@@ -85,16 +86,21 @@ def _flag(lane: str) -> str:
 
 def dispatch_due_soon(*lanes: str) -> None:
     """Make sure a `dispatch_due` job is queued for each lane — at most one waiting at a time.
-    Call after commit. If Redis cannot be reached the rows stay queued and the sweep
-    dispatches them when it is back: nothing is lost."""
+    Called on commit, so it never raises for Redis: the rows are already `queued`, and a 5xx for
+    a send that happened would make the client retry it. The sweep queues a run for due rows
+    every minute, so a Redis outage only delays them."""
     redis = django_rq.get_connection(QUEUES[BULK])
     for lane in dict.fromkeys(lanes):
-        if redis.set(_flag(lane), "1", nx=True, ex=FLAG_SECONDS):
-            try:
-                django_rq.get_queue(QUEUES[lane]).enqueue(dispatch_due, lane, job_timeout=900)
-            except Exception:
-                redis.delete(_flag(lane))
-                raise
+        try:
+            if redis.set(_flag(lane), "1", nx=True, ex=FLAG_SECONDS):
+                try:
+                    django_rq.get_queue(QUEUES[lane]).enqueue(dispatch_due, lane, job_timeout=900)
+                except RedisError:
+                    redis.delete(_flag(lane))
+                    raise
+        except RedisError as exc:  # down, timeout, out of memory
+            log.warning("dispatch run for the %s lane not queued (%s: %s); the sweep will pick them up",
+                        lane, type(exc).__name__, exc)  # fmt: skip
 
 
 def enqueue_dispatch(message_ids) -> None:

@@ -12,6 +12,8 @@ from messaging.phone import InvalidPhoneNumber, to_e164
 
 IMPORT_MAX_BYTES = 5 * 1024 * 1024
 TAG_MAX_LENGTH = 50  # Tag.name
+# Per contact and request: each tag costs queries, and 10,000 in one API call once took ~10k.
+MAX_TAGS = 50
 DUPLICATE_NUMBER = "A contact with this number already exists."
 
 
@@ -102,6 +104,8 @@ class ContactForm(forms.ModelForm):
         too_long = [n for n in names if len(n) > TAG_MAX_LENGTH]
         if too_long:
             raise forms.ValidationError(f"Tags have at most {TAG_MAX_LENGTH} characters: “{too_long[0]}” is longer.")
+        if len(names) > MAX_TAGS:
+            raise forms.ValidationError(f"A contact has at most {MAX_TAGS} tags; {len(names)} were given.")
         return names
 
     def save(self, commit=True):

@@ -18,7 +18,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.utils import timezone
 
-from messaging.forms import TAG_MAX_LENGTH, split_tags
+from messaging import storable
+from messaging.forms import MAX_TAGS, TAG_MAX_LENGTH, split_tags
 from messaging.phone import InvalidPhoneNumber, to_e164
 
 MAX_ROWS = 50_000
@@ -107,6 +108,9 @@ def _column(name: str) -> str:
 
 
 def _row(number: int, values: dict, zone, now) -> ContactRow:
+    unstorable = [name for name, value in values.items() if storable.problem(value)]
+    if unstorable:  # the csv module passes NUL through; PostgreSQL would refuse the whole batch
+        raise ValidationError(f"{unstorable[0]} contains a NUL character.")
     problems = []
     try:
         phone = to_e164(values.get("phone", ""))
@@ -124,6 +128,8 @@ def _row(number: int, values: dict, zone, now) -> ContactRow:
     tags = split_tags(values.get("tags", ""), ";|")
     if any(len(tag) > TAG_MAX_LENGTH for tag in tags):
         problems.append(f"A tag is longer than {TAG_MAX_LENGTH} characters.")
+    if len(tags) > MAX_TAGS:
+        problems.append(f"A contact has at most {MAX_TAGS} tags; this row has {len(tags)}.")
     consent = None
     try:
         consent = _consent(values, zone, now)

@@ -308,6 +308,31 @@ class ApiKey(models.Model):
         return f"{self.name} ({self.prefix}…)"
 
 
+class IdempotencyKey(models.Model):
+    """An API POST sent with an `Idempotency-Key` header and the answer it got, kept 24 h: the
+    same key with the same request gets this answer again instead of a second send. Written in
+    the same transaction as the request's own rows, so a key is never on record for work that
+    was rolled back, and work is never committed without its key."""
+
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="+")
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="idempotency_keys")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64, help_text="SHA-256 of the method, path and JSON body.")
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # Keys are the client's own names: one client's key never answers for another's.
+            models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_unique_key_per_api_key"),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created_idx")]
+
+    def __str__(self):
+        return f"{self.key} ({self.response_status})"
+
+
 class BulkSend(models.Model):
     """One bulk send as the user confirmed it: what, to whom, when, and what the preview said.
     Its messages point back to it (Message.bulk_send) for the progress bar and the report."""

@@ -10,7 +10,7 @@ urlpatterns = [
     path("api/v1/contacts/<str:phone>", api.contact_detail, name="api_contact_detail"),
     path("api/v1/messages", api.messages, name="api_messages"),
     path("api/v1/messages/<uuid:message_id>", api.message_detail, name="api_message_detail"),
-    re_path(r"^api/v1/", api.not_found),  # anything else under the API answers in JSON too
+    re_path(r"^api/", api.not_found),  # anything else under the API (any version) answers in JSON too
     path(S + "settings/api-keys/", api_keys.api_key_list, name="api_key_list"),
     path(S + "settings/api-keys/<uuid:key_id>/revoke/", api_keys.api_key_revoke, name="api_key_revoke"),
 ]

@@ -144,3 +144,60 @@ def quiet_hours_off(settings):
     Tests about something else run with no quiet-hours sources; the R13 tests (and any test
     that sets COMPLIANCE_POLICY without this key) have them on, at a clock they set."""
     settings.COMPLIANCE_POLICY = {"QUIET_SOURCES": []}
+
+
+def closed_port() -> int:
+    """A local TCP port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def dead_database(db):
+    """`with dead_database():` — this thread's default connection points at a database that
+    cannot be reached: PostgreSQL on a closed port, or an SQLite file in a directory that does
+    not exist. A real unreachable server (the driver's own error), not a mock."""
+    from contextlib import contextmanager
+
+    from django.db import connections
+
+    @contextmanager
+    def _dead():
+        original = connections["default"]
+        dead_settings = dict(original.settings_dict)
+        # Without a pool, so the driver fails at once instead of the pool waiting for a connection.
+        dead_settings["OPTIONS"] = {k: v for k, v in dead_settings.get("OPTIONS", {}).items() if k != "pool"}
+        if original.vendor == "postgresql":
+            dead_settings.update(HOST="127.0.0.1", PORT=str(closed_port()))
+        else:
+            dead_settings["NAME"] = "/nonexistent-directory/db.sqlite3"
+        dead = type(original)(dead_settings, alias="default")
+        connections["default"] = dead
+        try:
+            yield
+        finally:
+            dead.close()
+            connections["default"] = original
+
+    return _dead
+
+
+@pytest.fixture
+def redis_down(settings):
+    """`with redis_down():` — the RQ queues point at a closed port."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def _down():
+        original = settings.RQ_QUEUES
+        url = f"redis://127.0.0.1:{closed_port()}/0"
+        settings.RQ_QUEUES = {name: {**config, "URL": url} for name, config in original.items()}
+        try:
+            yield
+        finally:
+            settings.RQ_QUEUES = original
+
+    return _down

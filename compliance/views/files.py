@@ -11,7 +11,10 @@ def private_file(field_file) -> FileResponse:
         handle = field_file.open("rb")
     except (FileNotFoundError, ValueError):
         raise Http404("The file is missing.") from None
-    response = FileResponse(handle, filename=field_file.name.rsplit("/", 1)[-1])
+    name = field_file.name.rsplit("/", 1)[-1]
+    # A PDF is downloaded, not shown in the browser: it can carry scripts, forms and links that
+    # an in-browser viewer acts on, beyond what the CSP below governs.
+    response = FileResponse(handle, filename=name, as_attachment=name.lower().endswith(".pdf"))
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
     return response

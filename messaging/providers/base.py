@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from twilio.request_validator import RequestValidator
 
+from messaging import storable
+
 log = logging.getLogger(__name__)
 
 
@@ -102,12 +104,15 @@ class Provider:
 
     # --- webhooks (Twilio's wire format) ----------------------------------------------------
     def verify(self, request) -> dict:
+        """The signed parameters, with the characters PostgreSQL cannot store removed (after
+        the check, which covers them as sent): the carrier's text is never refused, since an
+        inbound STOP with a stray NUL is still an opt-out (R3)."""
         url = settings.PUBLIC_BASE_URL + request.get_full_path()
         params = request.POST.dict()
         signature = request.headers.get("X-Twilio-Signature", "")
         if not signature or not RequestValidator(self.auth_token).validate(url, params, signature):
             raise InvalidSignature(url)
-        return params
+        return {storable.strip(name): storable.strip(value) for name, value in params.items()}
 
     def parse_status(self, request) -> StatusReceipt:
         p = self.verify(request)

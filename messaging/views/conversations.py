@@ -10,7 +10,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
 from accounts import access
-from messaging import services
+from messaging import services, storable
 from messaging.contacts import contact_mark_read
 from messaging.models import Direction, Source
 
@@ -54,15 +54,16 @@ def conversation_send(request, sub_account_id, contact_id):
     sub_account = access.get_subaccount_for(request.user, sub_account_id)
     contact = get_object_or_404(sub_account.contacts, pk=contact_id)
     body = request.POST.get("body", "")
-    error, kept = "", ""
-    try:
-        message = services.message_send_one(
-            sub_account=sub_account, contact=contact, body=body, source=Source.ONE_TO_ONE, user=request.user
-        )
-        if message.status == "failed":
-            error, kept = message.failure_reason, body  # nothing typed is lost
-    except services.MessagingError as exc:
-        error, kept = str(exc), body
+    error = storable.problem(body)  # a NUL is refused here, with the text kept: not a 500 from PostgreSQL
+    if not error:
+        try:
+            message = services.message_send_one(
+                sub_account=sub_account, contact=contact, body=body, source=Source.ONE_TO_ONE, user=request.user
+            )
+            error = message.failure_reason if message.status == "failed" else ""
+        except services.MessagingError as exc:
+            error = str(exc)
+    kept = storable.strip(body) if error else ""  # nothing typed is lost
     if not request.htmx:
         if error:
             flash.error(request, error)

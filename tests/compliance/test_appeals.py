@@ -112,8 +112,8 @@ def test_r12_no_new_number_during_a_temporary_suspension(world, login, run_jobs,
 
 def appeal_form(**fields):
     return {
-        "opt_in_screenshot": SimpleUploadedFile("optin.png", b"\x89PNG opt-in", content_type="image/png"),
-        "checkbox_screenshot": SimpleUploadedFile("box.png", b"\x89PNG box", content_type="image/png"),
+        "opt_in_screenshot": SimpleUploadedFile("optin.png", b"\x89PNG\r\n\x1a\n opt-in", content_type="image/png"),
+        "checkbox_screenshot": SimpleUploadedFile("box.png", b"\x89PNG\r\n\x1a\n box", content_type="image/png"),
         "collection_url": "https://sunrise.example.com/join",
         "consent_description": "Patients tick the SMS box on our booking form.",
         "activity_stopped": "on",
@@ -136,7 +136,7 @@ def test_r9_the_whole_appeal(world, permanent, login):
     assert (appeal.status, appeal.submitted_by, appeal.suspension) == ("submitted", world.a1_owner, permanent)
     # The screenshots are served to the sub-account and to support, to no one else.
     shot = reverse("appeal_file", args=[world.a1.pk, appeal.pk, "opt-in"])
-    assert b"".join(owner.get(shot).streaming_content) == b"\x89PNG opt-in"
+    assert b"".join(owner.get(shot).streaming_content) == b"\x89PNG\r\n\x1a\n opt-in"
     # Support asks for proof of opt-in for three numbers.
     proven = Contact.objects.create(sub_account=world.a1, phone="+12125550301", first_name="Pat", email="p@x.test")
     ConsentEvent.objects.create(
@@ -144,7 +144,7 @@ def test_r9_the_whole_appeal(world, permanent, login):
         ip_or_method="203.0.113.4", url="https://sunrise.example.com/join",
     )  # fmt: skip
     support = login(world.support)
-    assert b"".join(support.get(shot).streaming_content) == b"\x89PNG opt-in"
+    assert b"".join(support.get(shot).streaming_content) == b"\x89PNG\r\n\x1a\n opt-in"
     decide(support, appeal, action="info", message="Proof for these, please.",
            numbers="(212) 555-0301\n+1 212 555 0100\n+12125550999")  # fmt: skip
     appeal.refresh_from_db()
@@ -276,6 +276,6 @@ def test_r9_an_approved_appeal_is_not_the_agencys_self_lift(world, permanent, lo
 
 
 def test_r9_a_screenshot_over_5_mb_is_refused(world, permanent, login):
-    big = SimpleUploadedFile("big.png", b"\x89PNG" + b"0" * (5 * 1024 * 1024), content_type="image/png")
+    big = SimpleUploadedFile("big.png", b"\x89PNG\r\n\x1a\n" + b"0" * (5 * 1024 * 1024), content_type="image/png")
     html = submit(login(world.a1_owner), world, checkbox_screenshot=big).content.decode()
     assert "The screenshot is larger than 5 MB." in html and not Appeal.objects.exists()

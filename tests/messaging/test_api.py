@@ -128,7 +128,7 @@ def test_get_contact_by_e164_plain_and_url_encoded(world, api):
 
 def test_get_contact_invalid_number_is_400_and_unknown_is_404(world, api):
     assert api.get("/api/v1/contacts/hello").status_code == 400
-    assert api.get("/api/v1/contacts/+12125550199").json() == {"error": "Not found."}
+    assert api.get("/api/v1/contacts/+12125550199").json() == {"error": "Not found.", "code": "not_found"}
     assert api.get("/api/v1/contacts/+12125550199").status_code == 404
 
 
@@ -224,7 +224,7 @@ def test_another_tenants_message_is_404_and_unknown_id_too(world, api):
     theirs = world.message_of(world.b1_contact)
     assert api.get(reverse("api_message_detail", args=[theirs.pk])).status_code == 404
     assert api.get(reverse("api_message_detail", args=[uuid.uuid4()])).status_code == 404
-    assert api.get("/api/v1/messages/not-a-uuid").json() == {"error": "Not found."}
+    assert api.get("/api/v1/messages/not-a-uuid").json() == {"error": "Not found.", "code": "not_found"}
 
 
 # --- Auth, JSON, methods --------------------------------------------------------------------

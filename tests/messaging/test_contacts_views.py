@@ -162,6 +162,13 @@ def test_create_without_consent_records_none(world, login):
         ({"phone": "6465550199", "consent-url": "https://x.example.com"}, "consent-source", "Required to record"),
         ({"phone": "6465550199", "consent-source": "Web", "consent-at": "2999-01-01T00:00"}, "consent-at",
          "cannot be dated in the future"),
+        ({"phone": "6465550199", "first_name": "Dee\x00"}, "first_name", "Null characters are not allowed."),
+        ({"phone": "6465550199", "tags": "vip\x00"}, "tags", "Null characters are not allowed."),
+        ({"phone": "6465550199", "consent-source": "Web\x00", "consent-at": "2025-01-01T00:00"}, "consent-source",
+         "Null characters are not allowed."),
+        ({"phone": "6465550199", "tags": ",".join(f"t{i}" for i in range(51))}, "tags",
+         "A contact has at most 50 tags; 51 were given."),
+        ({"phone": "6465550199", "tags": "x" * 51}, "tags", "Tags have at most 50 characters"),
     ],
 )  # fmt: skip
 def test_invalid_create_shows_the_error_next_to_the_field_and_creates_nothing(world, login, data, field, error):

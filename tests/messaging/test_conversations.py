@@ -84,6 +84,13 @@ def test_empty_message_is_refused_inline(world, login):
     assert "The message is empty." in html and not Message.objects.exists()
 
 
+def test_a_nul_in_the_message_is_refused_inline_and_the_text_kept(world, login):
+    """PostgreSQL cannot store NUL: refused here, not a 500 that loses what was typed."""
+    html = login(world.a1_user).post(send_url(world), {"body": "See you\x00 at 10"}, headers=HTMX).content.decode()
+    assert "Text cannot contain NUL characters" in html and ">See you at 10</textarea>" in html
+    assert not Message.objects.exists()
+
+
 def test_resend_creates_a_new_message_with_source_resend(world, login):
     failed = world.message_of(world.a1_contact, status="failed", body="Try again", failure_reason="x")
     url = reverse("message_resend", args=[world.a1.pk, world.a1_contact.pk, failed.pk])

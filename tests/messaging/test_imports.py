@@ -96,6 +96,21 @@ def test_file_level_problems(text, message):
         parse(text)
 
 
+def test_a_cell_with_a_nul_is_a_row_error():
+    """The csv module passes NUL through and PostgreSQL refuses it: one bad cell must not lose the batch."""
+    rows, errors = parse("phone,first_name,tags\n2125550101,Ann\x00,\n2125550102,Bo,vip\x00\n2125550103,Cy,\n")
+    assert [r.phone for r in rows] == ["+12125550103"]
+    assert errors == [
+        RowError(2, "first_name contains a NUL character."),
+        RowError(3, "tags contains a NUL character."),
+    ]
+
+
+def test_more_than_50_tags_in_a_row_is_a_row_error():
+    rows, errors = parse("phone,tags\n2125550101," + ";".join(f"t{i}" for i in range(51)) + "\n")
+    assert rows == [] and errors == [RowError(2, "A contact has at most 50 tags; this row has 51.")]
+
+
 def test_too_many_rows_is_refused():
     with pytest.raises(InvalidImportFile, match="more than 3 rows"):
         parse("phone\n" + "".join(f"21255501{i:02}\n" for i in range(4)), max_rows=3)
@@ -158,6 +173,14 @@ def test_csv_import_imports_valid_rows_and_reports_the_others(world, login):
         "https://sunrise.example.com/join",
     )
     assert event.at == datetime(2025, 3, 1, 14, 30, tzinfo=UTC)  # 09:30 in New York (EST)
+
+
+@pytest.mark.django_db
+def test_csv_with_a_nul_cell_imports_the_other_rows(world, login):
+    page = upload(login(world.a1_user), world, "phone,first_name\n2125550101,Ann\x00\n2125550102,Bo\n").content.decode()
+    assert "<td>2</td><td>first_name contains a NUL character." in page
+    imported = Contact.objects.filter(phone__in=["+12125550101", "+12125550102"]).values_list("phone", flat=True)
+    assert list(imported) == ["+12125550102"]
 
 
 @pytest.mark.django_db

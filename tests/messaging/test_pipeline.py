@@ -276,3 +276,31 @@ def test_a_bulk_run_serves_waiting_person_messages_between_its_waves(world, sett
     assert dispatch.dispatch_batch(bulk_ids)["sent_to_provider"] == 6
     order = [sms.message_id for sms in memory_provider.outbox]
     assert order.index(str(reply.pk)) == 2  # after the first wave of two, before the other four
+
+
+@pytest.mark.django_db(transaction=True)  # on_commit runs for real, inside the request
+def test_api_send_while_redis_is_down_is_201_queued_and_the_sweep_sends_it_later(
+    world, redis_down, run_jobs, memory_provider, caplog
+):
+    """The row is committed before the enqueue fails: a 5xx would make the client retry and
+    send it twice. It stays `queued`, and the sweep queues a run for it once Redis is back."""
+    import json
+
+    from django.test import Client
+
+    from messaging.keys import api_key_create
+
+    raw = api_key_create(sub_account=world.a1, name="Tests")[1]
+    with redis_down():
+        response = Client().post(
+            "/api/v1/messages", json.dumps({"to": world.a1_contact.phone, "body": "Hi", "source": "one_to_one"}),
+            content_type="application/json", headers={"Authorization": f"Bearer {raw}"},
+        )  # fmt: skip
+    assert response.status_code == 201 and response.json()["status"] == "queued"
+    assert "the sweep will pick them up" in caplog.text
+    run_jobs()
+    assert memory_provider.outbox == []
+    assert dispatch.sweep()["lanes"] == [dispatch.PERSON]  # the next sweep, within a minute
+    run_jobs()
+    assert [s.to for s in memory_provider.outbox] == [world.a1_contact.phone]
+    assert Message.objects.get().status == Status.SENT
