@@ -155,9 +155,12 @@ def carries_opt_out_instruction(body: str, policy: Policy) -> bool:
     out with no way to opt out at all."""
     cased = _words((body or "").replace("\u2019", "'"))
     words = [w.casefold() for w in cased]
+    present = set(words)  # most bodies contain no keyword at all: one set lookup each, then done
     for keyword in policy.OPT_OUT_KEYWORDS:
         parts = keyword.casefold().split()
         n = len(parts)
+        if parts[0] not in present:
+            continue
         for i in range(len(words) - n + 1):
             if words[i : i + n] != parts:
                 continue

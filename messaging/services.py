@@ -9,6 +9,7 @@ from django.utils import timezone
 from accounts.models import SubAccount
 from compliance import limits, rules, suspensions
 from compliance.policy import get_policy
+from messaging import copy
 from messaging.dispatch import dispatch_due_soon, lane_of
 from messaging.models import Contact, Direction, Message, MessageEvent, PhoneNumber, Source, Status
 
@@ -99,6 +100,8 @@ def messages_send(
             Message(
                 sub_account=sub_account,
                 contact=contact,
+                created_at=now,
+                updated_at=now,
                 direction=Direction.OUTBOUND,
                 source=source,
                 status=Status.QUEUED if decision.allowed else Status.FAILED,
@@ -117,14 +120,13 @@ def messages_send(
             )
             for i, (contact, decision) in enumerate(zip(contacts, decisions, strict=True))
         ]
-        Message.objects.bulk_create(messages, batch_size=1000)
-        MessageEvent.objects.bulk_create(
-            [
-                MessageEvent(message=m, sub_account=sub_account, status=m.status, detail=m.failure_reason, source="app")
-                for m in messages
-            ],
-            batch_size=1000,
-        )
+        copy.insert_objects(messages, exclude=())
+        copy.insert(
+            MessageEvent, ["message_id", "sub_account_id", "status", "error_code", "detail", "source", "created_at"],
+            [(m.pk, sub_account.pk, m.status, "", m.failure_reason, "app", now) for m in messages],
+        )  # fmt: skip
+        for m in messages:
+            m._state.adding = False  # stored: a later save() updates the row
         queued_ids = [str(m.pk) for m in messages if m.status == Status.QUEUED]
         if queued_ids and (send_after is None or send_after <= now):
             transaction.on_commit(lambda: dispatch_due_soon(lane_of(source)))

@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from compliance import limits, monitoring
+from messaging import copy
 from messaging.models import Message, MessageEvent, Status
 
 CHUNK = 1000  # ids per UPDATE: within every database's limit on query parameters
@@ -41,14 +42,14 @@ def _update(rows, **fields) -> None:
         Message.objects.filter(pk__in=ids[start : start + CHUNK]).update(**fields)
 
 
+EVENT_FIELDS = ["message_id", "sub_account_id", "status", "error_code", "detail", "source", "created_at"]
+
+
 def _events(rows, *, status: str, source: str, detail: str = "", error_code: str = "") -> None:
-    MessageEvent.objects.bulk_create(
-        (
-            MessageEvent(message_id=pk, sub_account_id=sub_account_id, status=status, error_code=error_code,
-                         detail=detail[:300], source=source)
-            for pk, sub_account_id, _ in rows
-        ),
-        batch_size=CHUNK,
+    now, detail = timezone.now(), detail[:300]
+    copy.insert(
+        MessageEvent, EVENT_FIELDS,
+        [(pk, sub_account_id, status, error_code, detail, source, now) for pk, sub_account_id, _ in rows],
     )  # fmt: skip
 
 
