@@ -90,6 +90,27 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# Connections per process on PostgreSQL: psycopg's pool, shared by the process's threads. The
+# default maximum is the web server's threads per process (config/gunicorn.conf.py reads the same
+# WEB_THREADS), so a request thread never waits for a connection; DB_POOL_TIMEOUT is how long one
+# would wait before failing. DB_POOL_MAX_SIZE=0 turns the pool off (e.g. behind PgBouncer).
+# Sizing: docs/ARCHITECTURE.md ("Connections").
+DB_POOL_MIN_SIZE = int(os.environ.get("DB_POOL_MIN_SIZE", "1"))
+DB_POOL_MAX_SIZE = int(os.environ.get("DB_POOL_MAX_SIZE", os.environ.get("WEB_THREADS", "4")))
+DB_POOL_TIMEOUT = float(os.environ.get("DB_POOL_TIMEOUT", "10"))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL_MAX_SIZE > 0:
+    # Django refuses persistent connections with a pool: closing a connection returns it.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(DB_POOL_MIN_SIZE, DB_POOL_MAX_SIZE),
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": DB_POOL_TIMEOUT,
+    }
+    # A pool is per process: a forked child (an RQ work-horse) must not use the connections it
+    # inherited from its parent's pool, whose sockets the parent still uses.
+    from config import dbpool
+
+    dbpool.forget_inherited_connections_after_fork()
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the worker write while the web process reads; IMMEDIATE takes the write lock
     # at BEGIN so two writers queue up instead of failing with "database is locked".
