@@ -210,8 +210,9 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 MEDIA_URL = "media/"
 
 # --- Security (production: DEBUG off) -------------------------------------------------------
-# Served over plain HTTP only under DEBUG (make run) and in tests (the browser tests' server).
-_HTTPS = not (DEBUG or TESTING)
+# Served over HTTPS unless told otherwise: plain HTTP only under DEBUG (make dev), in tests (the
+# browser tests' server) and where HTTPS=0 says so (make run, on localhost).
+_HTTPS = env_bool("HTTPS", not (DEBUG or TESTING))
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", _HTTPS)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _HTTPS)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
