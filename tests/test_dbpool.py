@@ -1,6 +1,6 @@
 """The database pool on PostgreSQL (config/settings.py, config/dbpool.py): threads share at most
-DB_POOL_MAX_SIZE connections, and a forked RQ work-horse never uses its parent's. SQLite has
-no pool: skipped there."""
+DB_POOL_MAX_SIZE connections, and a forked RQ work-horse never uses its parent's (it opens one
+plain connection). SQLite has no pool: skipped there."""
 
 from concurrent.futures import ThreadPoolExecutor
 
@@ -63,15 +63,22 @@ def parent_pool_sessions() -> set[int]:
             pool.putconn(conn)
 
 
-def test_an_rq_work_horse_opens_a_connection_of_its_own():
+def horse_session() -> tuple[int, bool]:
+    """The RQ job: the work-horse's PostgreSQL session, and whether it came from a pool."""
+    return backend_pid(), connection.pool is not None
+
+
+def test_an_rq_work_horse_opens_a_plain_connection_of_its_own():
     backend_pid()  # this process's pool is open ...
     reset_db_connections()  # ... and, as rqworker leaves it before forking, holds idle connections
     queue = django_rq.get_queue("default")
-    job = queue.enqueue(backend_pid)
+    job = queue.enqueue(horse_session)
     BurstWorker([queue], connection=queue.connection).work(burst=True, with_scheduler=False)
 
     job.refresh()
     assert job.get_status() == "finished", job.latest_result().exc_string
+    session, pooled = job.return_value()
     # Not one of the parent's: two processes on one session would interleave their protocol.
-    assert job.return_value() not in parent_pool_sessions()
-    assert backend_pid() > 0  # and the parent's pool still serves
+    assert session not in parent_pool_sessions()
+    assert not pooled  # one job on one thread: one connection, no pool of its own
+    assert backend_pid() > 0 and connection.pool is not None  # the parent's pool still serves
