@@ -14,7 +14,6 @@ each with the in-memory provider and with the real Twilio SDK against a loopback
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,9 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
-from urllib.parse import urlsplit
 
-from common import LOOPBACK, ROOT, ensure_database, print_table, setup_django
+from common import ROOT, ensure_database, free_port, lift_ramp, print_table, require_loopback_services, setup_django
 
 BENCH_NUMBER = "+12025550100"
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -38,16 +36,6 @@ def phone(i: int) -> str:
 
 
 # --- Setup: database, Django, the sending sub-account and its contacts ----------------------
-
-
-def require_loopback_services() -> tuple[str, str]:
-    database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
-    db, redis = urlsplit(database_url), urlsplit(redis_url)
-    if not db.scheme.startswith("postgres") or db.hostname not in LOOPBACK:
-        sys.exit("Set DATABASE_URL to a PostgreSQL database on 127.0.0.1 (it is created if missing).")
-    if redis.scheme != "redis" or redis.hostname not in LOOPBACK:
-        sys.exit("Set REDIS_URL to a Redis database on 127.0.0.1 of its own: it is flushed.")
-    return database_url, redis_url
 
 
 def bench_world(n: int):
@@ -77,24 +65,7 @@ def reset(sub) -> None:
     lift_ramp(sub)
 
 
-def lift_ramp(sub) -> None:
-    """R7 caps a new sub-account at a few hundred messages a day: the bench sub-account sits at
-    the top level with a limit no run reaches, and a fresh window each run."""
-    from compliance.models import RampState
-
-    RampState.objects.update_or_create(
-        sub_account=sub,
-        defaults=dict(level=8, limit_extension=10**9, window_start=None, window_count=0, restricted_until=None),
-    )
-
-
 # --- Processes: the Twilio stub and the RQ workers ------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_stub() -> tuple[subprocess.Popen, str]:
