@@ -25,6 +25,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -44,6 +45,8 @@ SECRET_KEY = "bench-only-secret-key-never-used-in-production-0123456789"
 CONTACTS_PER_SUB = 500
 SENT_PER_SUB = 500  # messages marked sent beforehand, the receipts' subjects
 REQUEST_TIMEOUT = 60  # seconds; a request slower than this counts as a client error
+# gunicorn's access log line: ... "GET /path HTTP/1.1" 200 1234 ...
+ACCESS_LINE = re.compile(r'"[A-Z]+ [^"]* HTTP/[0-9.]+" (\d{3}) ')
 
 
 def phone(sub_index: int, i: int) -> str:
@@ -316,8 +319,12 @@ def report(results: Results, sampler: ConnectionSampler, server_log: Path, max_c
         f"PostgreSQL connections during the run: at most {sampler.peak_app} to the app's database, "
         f"{sampler.peak_server} to the server (all databases; max_connections {max_connections})"
     )
-    tracebacks = server_log.read_text(errors="replace").count("Traceback")
-    print(f"server log: {server_log} ({tracebacks} tracebacks)")
+    log = server_log.read_text(errors="replace")
+    served = Counter(m.group(1) for m in ACCESS_LINE.finditer(log))
+    print(
+        f"server log: {server_log}: {sum(served.values())} requests served in all (the simulator's receipts "
+        f"and the UI's too), by status {dict(sorted(served.items()))}; {log.count('Traceback')} tracebacks"
+    )
     return fives
 
 
@@ -376,12 +383,14 @@ def main(argv=None):
         banner = [line for line in server_log.read_text().splitlines() if "Served by" in line]
         print(f"{version.split(',')[0]}; {os.cpu_count()} CPUs; {banner[0].strip() if banner else ''}")
         print(f"{args.clients} clients for {args.seconds:.0f} s, mix {args.mix}, {args.subaccounts} sub-accounts")
+        print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
         connections.close_all()  # the bench's own Django connections are not the app's
         with ConnectionSampler(database_url) as sampler:
             results = asyncio.run(
                 run_load(base_url, tenants, signer, clients=args.clients, seconds=args.seconds,
                          max_requests=args.max_requests, mix=mix)
             )  # fmt: skip
+        print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
         print(f"this run's sends by status at the end of the load: {sends_by_status()}")
     finally:
         stop_server(server)
