@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from accounts.management.commands.seed_demo import DEMO_PASSWORD
 from accounts.models import SubAccount
 from messaging import keys
 from messaging.models import ApiKey, Contact
@@ -110,4 +111,18 @@ def test_the_proof_of_opt_in_prints(page, live_server, demo_data, violations):
     page.goto(live_server.url + reverse("consent_proof", args=[sub.pk, contact.pk]))
     page.get_by_role("button", name="Print / Save as PDF").click()
     assert page.evaluate("window.printed") == 1
+    assert violations == []
+
+
+def test_the_admin_runs_under_the_strict_policy(page, live_server, demo_data, violations):
+    """Django's admin has no inline script or style of its own (unlike django-rq's dashboard)."""
+    page.goto(live_server.url + "/admin/")
+    page.get_by_label("Email address").fill("root@demo.test")
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
+    for path in ("/admin/accounts/user/", "/admin/accounts/user/add/", "/admin/messaging/contact/"):
+        response = page.goto(live_server.url + path)
+        assert response.status == 200, path
+        page.wait_for_load_state("networkidle")
     assert violations == []
