@@ -384,7 +384,9 @@ def main(argv=None):
         print(f"{version.split(',')[0]}; {os.cpu_count()} CPUs; {banner[0].strip() if banner else ''}")
         print(f"{args.clients} clients for {args.seconds:.0f} s, mix {args.mix}, {args.subaccounts} sub-accounts")
         print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
-        connections.close_all()  # the bench's own Django connections are not the app's
+        for conn in connections.all():  # the bench's own connections are not the app's: none kept open
+            conn.close()
+            conn.close_pool()  # PostgreSQL's wrapper (the bench runs on nothing else)
         with ConnectionSampler(database_url) as sampler:
             results = asyncio.run(
                 run_load(base_url, tenants, signer, clients=args.clients, seconds=args.seconds,
