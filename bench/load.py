@@ -99,6 +99,24 @@ def stop_server(server: subprocess.Popen) -> None:
         os.killpg(server.pid, signal.SIGKILL)  # whatever is left of its group
 
 
+def cpu_seconds(pgid: int) -> Counter:
+    """CPU seconds (user + system, with reaped children: RQ's work-horses) of the server's
+    processes so far, by role: web (gunicorn), worker (rqworker and its horses), other."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = Counter()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:  # exited meanwhile
+            continue
+        if int(fields[2]) != pgid:  # fields[2] is the process group (the 5th field of stat)
+            continue
+        role = "web" if "gunicorn" in cmdline else "worker" if "rqworker" in cmdline else "other"
+        used[role] += sum(int(x) for x in fields[11:15]) / tick  # utime stime cutime cstime
+    return used
+
+
 # --- The world: sub-accounts, keys, contacts, sent messages ----------------------------------
 
 
@@ -387,12 +405,18 @@ def main(argv=None):
         for conn in connections.all():  # the bench's own connections are not the app's: none kept open
             conn.close()
             conn.close_pool()  # PostgreSQL's wrapper (the bench runs on nothing else)
+        cpu_before = cpu_seconds(server.pid)
         with ConnectionSampler(database_url) as sampler:
             results = asyncio.run(
                 run_load(base_url, tenants, signer, clients=args.clients, seconds=args.seconds,
                          max_requests=args.max_requests, mix=mix)
             )  # fmt: skip
+        cpu = cpu_seconds(server.pid)
+        cpu.subtract(cpu_before)
         print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+        print(f"CPU seconds the server used during the load: web {cpu['web']:.1f}, worker {cpu['worker']:.1f}, "
+              f"other {cpu['other']:.1f} (PostgreSQL's not counted); web per request: "
+              f"{1000 * cpu['web'] / max(1, results.total):.1f} ms")  # fmt: skip
         print(f"this run's sends by status at the end of the load: {sends_by_status()}")
     finally:
         stop_server(server)
