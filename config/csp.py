@@ -29,6 +29,9 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
+        if settings.DEBUG and response.status_code >= 400:
+            # Django's debug error pages (make dev only) are styled and scripted inline.
+            return response
         if "Content-Security-Policy" not in response:  # a view may set its own
             inline = self.inline_paths and request.path.startswith(self.inline_paths)
             response["Content-Security-Policy"] = self.inline_header if inline else self.header

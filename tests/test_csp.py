@@ -60,6 +60,15 @@ def test_only_the_rq_dashboard_may_run_inline_script_and_style(client, world):
     assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
 
 
+def test_djangos_debug_error_pages_keep_their_inline_style(client, world, settings):
+    """Under DEBUG (make dev) an error page is Django's technical page, styled inline; the app's
+    pages keep the policy."""
+    settings.DEBUG = True
+    missing = client.get("/no-such-page/")
+    assert missing.status_code == 404 and "Content-Security-Policy" not in missing
+    assert client.get("/accounts/login/")["Content-Security-Policy"] == STRICT
+
+
 # Inline code the policy refuses: a <script> without src, an event handler attribute, a style
 # attribute or element. Emails are not pages (no CSP applies to them).
 INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\son[a-z]+\s*=|\sstyle\s*=|<style\b", re.IGNORECASE)
