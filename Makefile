@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test test-browser lint format check-migrations ci clean
+.PHONY: run dev test test-browser lint format check-migrations ci clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=python3.x).")'
@@ -13,10 +13,26 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	@touch $@
 
-run: $(VENV)/.installed
+# `make run` serves as production does (DEBUG off, gunicorn, WhiteNoise's compressed static files,
+# the database pool), over plain HTTP on loopback, with emails printed to the terminal. Its secret
+# key is made once per checkout (.secret-key) unless SECRET_KEY is set.
+RUN_ENV = HTTPS=0 EMAIL_BACKEND=$${EMAIL_BACKEND:-django.core.mail.backends.console.EmailBackend} \
+	SECRET_KEY="$${SECRET_KEY:-$$(cat .secret-key)}"
+
+run: $(VENV)/.installed .secret-key
+	$(RUN_ENV) $(PY) manage.py migrate --noinput
+	$(RUN_ENV) $(PY) manage.py collectstatic --noinput --verbosity 0
+	$(RUN_ENV) $(PY) manage.py seed_demo
+	$(RUN_ENV) PORT=$(PORT) $(PY) manage.py runlocal
+
+# For developers: DEBUG on and Django's development server, which reloads on code changes.
+dev: $(VENV)/.installed
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py seed_demo
-	DEBUG=1 PORT=$(PORT) $(PY) manage.py runlocal
+	DEBUG=1 PORT=$(PORT) $(PY) manage.py runlocal --dev
+
+.secret-key:
+	@umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
 
 # Unit, integration and view tests. With no DATABASE_URL/REDIS_URL: SQLite and an embedded
 # Redis of its own (.redis-test), so it never touches `make run`'s data.
@@ -40,4 +56,4 @@ check-migrations: $(VENV)/.installed
 	DEBUG=1 EMBEDDED_REDIS_DIR=.redis-test $(PY) manage.py makemigrations --check --dry-run
 
 clean:
-	rm -rf $(VENV) .redis .redis-test db.sqlite3* staticfiles
+	rm -rf $(VENV) .redis .redis-test db.sqlite3* staticfiles .secret-key

@@ -24,7 +24,6 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,9 +32,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from common import LOOPBACK, ROOT, ensure_database, print_table, setup_django
+from common import ROOT, ensure_database, free_port, lift_ramp, print_table, require_loopback_services, setup_django
 
 BENCH_NUMBER = "+12025550100"
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -50,16 +48,6 @@ def phone(i: int) -> str:
 
 
 # --- Setup: database, Django, the sending sub-account and its contacts ----------------------
-
-
-def require_loopback_services() -> tuple[str, str]:
-    database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
-    db, redis = urlsplit(database_url), urlsplit(redis_url)
-    if not db.scheme.startswith("postgres") or db.hostname not in LOOPBACK:
-        sys.exit("Set DATABASE_URL to a PostgreSQL database on 127.0.0.1 (it is created if missing).")
-    if redis.scheme != "redis" or redis.hostname not in LOOPBACK:
-        sys.exit("Set REDIS_URL to a Redis database on 127.0.0.1 of its own: it is flushed.")
-    return database_url, redis_url
 
 
 def bench_world(n: int):
@@ -94,24 +82,7 @@ def reset(sub) -> None:
     lift_ramp(sub)
 
 
-def lift_ramp(sub) -> None:
-    """R7 caps a new sub-account at a few hundred messages a day: the bench sub-account sits at
-    the top level with a limit no run reaches, and a fresh window each run."""
-    from compliance.models import RampState
-
-    RampState.objects.update_or_create(
-        sub_account=sub,
-        defaults=dict(level=8, limit_extension=10**9, window_start=None, window_count=0, restricted_until=None),
-    )
-
-
 # --- Processes: the Twilio stub, the RQ workers, gunicorn -----------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_stub(latency_ms: float) -> tuple[subprocess.Popen, str]:

@@ -1,10 +1,11 @@
-"""What the PostgreSQL benchmarks share (bulk_send.py, dashboard.py, contacts_list.py): the scratch
-database and Django setup, and the EXPLAIN (ANALYZE, BUFFERS) check of a page's queries with its
-table output. Not a script: imported as `common`, found next to the script that runs
-(`python bench/<script>.py` puts bench/ first on sys.path).
+"""What the PostgreSQL benchmarks share (bulk_send.py, dashboard.py, contacts_list.py, load.py): the
+scratch database and Django setup, the bench sub-accounts' ramp, and the EXPLAIN (ANALYZE,
+BUFFERS) check of a page's queries with its table output. Not a script: imported as `common`,
+found next to the script that runs (`python bench/<script>.py` puts bench/ first on sys.path).
 """
 
 import os
+import socket
 import sys
 import warnings
 from dataclasses import dataclass
@@ -28,6 +29,16 @@ def require_database(example: str) -> str:
     if not db.scheme.startswith("postgres") or db.hostname not in LOOPBACK or not db.path.strip("/"):
         sys.exit(f"Set DATABASE_URL to a PostgreSQL database on 127.0.0.1, e.g. .../{example} (created if missing).")
     return database_url
+
+
+def require_loopback_services() -> tuple[str, str]:
+    database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
+    db, redis = urlsplit(database_url), urlsplit(redis_url)
+    if not db.scheme.startswith("postgres") or db.hostname not in LOOPBACK:
+        sys.exit("Set DATABASE_URL to a PostgreSQL database on 127.0.0.1 (it is created if missing).")
+    if redis.scheme != "redis" or redis.hostname not in LOOPBACK:
+        sys.exit("Set REDIS_URL to a Redis database on 127.0.0.1 of its own: it is flushed.")
+    return database_url, redis_url
 
 
 def ensure_database(database_url: str, *, drop: bool = False) -> None:
@@ -64,6 +75,23 @@ def setup_django(*, test_client: bool) -> None:
 
     django.setup()
     call_command("migrate", verbosity=0, interactive=False)
+
+
+def lift_ramp(sub) -> None:
+    """R7 caps a new sub-account at a few hundred messages a day: the bench sub-account sits at
+    the top level with a limit no run reaches, and a fresh window each run."""
+    from compliance.models import RampState
+
+    RampState.objects.update_or_create(
+        sub_account=sub,
+        defaults=dict(level=8, limit_extension=10**9, window_start=None, window_count=0, restricted_until=None),
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 # --- Plans ----------------------------------------------------------------------------------

@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes asks: it turns a login refused for a lockout into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -95,6 +96,27 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# Connections per process on PostgreSQL: psycopg's pool, shared by the process's threads. The
+# default maximum is the web server's threads per process (config/gunicorn.conf.py reads the same
+# WEB_THREADS), so a request thread never waits for a connection; DB_POOL_TIMEOUT is how long one
+# would wait before failing. DB_POOL_MAX_SIZE=0 turns the pool off (e.g. behind PgBouncer).
+# Sizing: docs/ARCHITECTURE.md ("Connections").
+DB_POOL_MIN_SIZE = int(os.environ.get("DB_POOL_MIN_SIZE", "1"))
+DB_POOL_MAX_SIZE = int(os.environ.get("DB_POOL_MAX_SIZE", os.environ.get("WEB_THREADS", "4")))
+DB_POOL_TIMEOUT = float(os.environ.get("DB_POOL_TIMEOUT", "10"))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL_MAX_SIZE > 0:
+    # Django refuses persistent connections with a pool: closing a connection returns it.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(DB_POOL_MIN_SIZE, DB_POOL_MAX_SIZE),
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": DB_POOL_TIMEOUT,
+    }
+    # A pool is per process: a forked child (an RQ work-horse) must not use the connections it
+    # inherited from its parent's pool, whose sockets the parent still uses.
+    from config import dbpool
+
+    dbpool.forget_inherited_connections_after_fork()
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the worker write while the web process reads; IMMEDIATE takes the write lock
     # at BEGIN so two writers queue up instead of failing with "database is locked".
@@ -244,8 +266,9 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 MEDIA_URL = "media/"
 
 # --- Security (production: DEBUG off) -------------------------------------------------------
-# Served over plain HTTP only under DEBUG (make run) and in tests (the browser tests' server).
-_HTTPS = not (DEBUG or TESTING)
+# Served over HTTPS unless told otherwise: plain HTTP only under DEBUG (make dev), in tests (the
+# browser tests' server) and where HTTPS=0 says so (make run, on localhost).
+_HTTPS = env_bool("HTTPS", not (DEBUG or TESTING))
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", _HTTPS)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _HTTPS)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -254,6 +277,28 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = _HTTPS
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", _HTTPS)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# A session lasts a working day from login (Django's default is two weeks); a password change
+# ends every other session of the user (Django's session auth hash).
+SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(12 * 3600)))
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE")
+# The admin (and RQ's dashboard under it) at a path of the operator's choosing.
+ADMIN_URL = (os.environ.get("ADMIN_URL", "").strip("/") or "admin") + "/"
+
+# Content-Security-Policy of every response (config/csp.py), in the shape of Django 6.0's
+# SECURE_CSP: our pages load scripts, styles, images and XHR only from this origin and run no
+# inline script or style. htmx works under it (no eval: htmx's config in templates/base.html).
+SECURE_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+# django-rq's dashboard (third-party, staff only) has inline scripts and styles of its own.
+CSP_INLINE_ALLOWED_PATHS = ["/" + ADMIN_URL + "rq/"]
 
 LOGGING = {
     "version": 1,

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -12,8 +13,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("accounts/", include("accounts.urls_auth")),  # before Django's: throttled password reset
     path("accounts/", include("django.contrib.auth.urls")),
-    path("admin/rq/", include("django_rq.urls")),
-    path("admin/", admin.site.urls),
+    path(settings.ADMIN_URL + "rq/", include("django_rq.urls")),
+    path(settings.ADMIN_URL, admin.site.urls),
     path("", include("messaging.urls_api")),
     path("", include("messaging.urls_contacts")),
     path("", include("messaging.urls")),

@@ -7,7 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.contrib.auth.tokens import default_token_generator
+from django.test import Client
 from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from accounts.models import User
 from tests.conftest import PASSWORD
@@ -147,3 +151,37 @@ def test_reset_emails_still_go_when_redis_is_down(client, world, mailoutbox, set
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     ask_reset(client, "owner@sunrise.test")
     assert len(mailoutbox) == 1
+
+
+def test_a_password_change_ends_the_users_other_sessions(world, client):
+    """Django's session auth hash: the changer stays logged in (update_session_auth_hash), every
+    other session of the user (another browser, a stolen cookie) is logged out at its next request."""
+    elsewhere, someone_else = Client(), Client()
+    elsewhere.force_login(world.a1_user)
+    someone_else.force_login(world.a1_owner)
+    client.force_login(world.a1_user)
+    page = reverse("password_change")
+    assert elsewhere.get(page).status_code == 200
+
+    change = {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    response = client.post(page, change)
+    assert response.status_code == 302 and response.url == reverse("password_change_done")
+
+    assert client.get(page).status_code == 200
+    logged_out = elsewhere.get(page)
+    assert logged_out.status_code == 302 and logged_out.url.startswith(reverse("login"))
+    assert someone_else.get(page).status_code == 200  # another user's session is not touched
+
+
+def test_a_password_reset_ends_every_session_of_the_user(world, client):
+    elsewhere = Client()
+    elsewhere.force_login(world.a1_owner)
+    uid = urlsafe_base64_encode(force_bytes(world.a1_owner.pk))
+    token = default_token_generator.make_token(world.a1_owner)
+    form_page = client.get(reverse("password_reset_confirm", args=[uid, token]), follow=True)
+    set_url = form_page.redirect_chain[-1][0]
+    response = client.post(set_url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    assert response.status_code == 302 and response.url == reverse("password_reset_complete")
+
+    logged_out = elsewhere.get(reverse("password_change"))
+    assert logged_out.status_code == 302 and logged_out.url.startswith(reverse("login"))
