@@ -112,6 +112,8 @@ def build_policy(overrides: dict | None) -> Policy:
 
 @cache
 def _cached(overrides_key):
+    # Settings are read here, not at import: the pure rule modules import Policy for its type
+    # and must stay importable (and testable) without Django configured.
     from django.conf import settings
 
     return build_policy(getattr(settings, "COMPLIANCE_POLICY", None))
@@ -119,6 +121,6 @@ def _cached(overrides_key):
 
 def get_policy() -> Policy:
     """The policy in force. Tests change it with `settings.COMPLIANCE_POLICY = {...}`."""
-    from django.conf import settings
+    from django.conf import settings  # not at import: see _cached
 
     return _cached(repr(getattr(settings, "COMPLIANCE_POLICY", None)))

@@ -131,6 +131,8 @@ def describe(recipient: Recipient, policy: Policy) -> str:
 def number_facts(e164: str) -> tuple[tuple[str, ...], str]:
     """(time zones, state) of a number from `phonenumbers`' data: the zones of its area code,
     and FL/OK/TX when the area code is in one of those states ("" otherwise or unknown)."""
+    # Imported on first use: geocoder and timezone load their data tables (~0.5 s) when
+    # imported, which every process that never asks about a number would pay at start-up.
     import phonenumbers
     from phonenumbers import geocoder
     from phonenumbers import timezone as number_timezone

@@ -1,6 +1,7 @@
 """Pure rules: functions of plain values (and the Policy object). No ORM, no clock, no settings
 reads — `now` is always a parameter. Most of the policy's tests live against these."""
 
+import string
 from dataclasses import dataclass
 
 from compliance.policy import Policy
@@ -176,8 +177,6 @@ MERGE_FIELDS = ("first_name", "last_name", "full_name", "phone", "email", "busin
 
 def merge_fields_unknown(body: str) -> list[str]:
     """Merge fields in `body` that do not exist ({first_name} does; {frist_name} does not)."""
-    import string
-
     names = [f for _, f, _, _ in string.Formatter().parse(body) if f is not None]
     return sorted({n for n in names if n not in MERGE_FIELDS})
 

@@ -8,6 +8,7 @@ signs their webhooks.
 from functools import cache
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from messaging.providers.base import (
     InboundSms,
@@ -45,8 +46,6 @@ BACKENDS = {
 
 @cache
 def _load(name: str) -> Provider:
-    from django.utils.module_loading import import_string
-
     try:
         path = BACKENDS[name]
     except KeyError:
