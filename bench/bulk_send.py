@@ -246,55 +246,61 @@ def percentile(values, p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def run_person_during_bulk(label, *, sub, contacts, people, env, workers, log_dir, timeout) -> Result:
-    from django.db import connections
+PERSON_SCRIPT = """
+import json, os, sys, time
+sys.path.insert(0, os.getcwd())
+import django
+django.setup()
+from accounts.models import SubAccount
+from messaging import services
+from messaging.models import Contact
+sub = SubAccount.objects.get(pk=sys.argv[1])
+ids = []
+time.sleep(1.0)  # the bulk send is dispatching by then
+for pk in sys.argv[2:]:
+    contact = Contact.objects.get(pk=pk)
+    ids.append(str(services.message_send_one(sub_account=sub, contact=contact, body="See you at 10",
+                                             source="one_to_one").pk))
+    time.sleep(float(os.environ["PERSON_EVERY"]))
+print(json.dumps(ids))
+"""
 
-    from messaging import services
+
+def run_person_during_bulk(label, *, sub, contacts, people, env, workers, log_dir, timeout) -> Result:
+    """The one-to-one sends come from a process of their own, as a conversation reply comes from
+    a web process while another one (here: this one) writes the bulk send."""
     from messaging.models import Message
 
     reset(sub)
     procs = start_workers(workers, env, log_dir, label)
-    sent_ids = []
-
-    def one_to_ones():
-        try:
-            time.sleep(1.0)  # the bulk send is dispatching by then
-            for contact in people:
-                sent_ids.append(
-                    services.message_send_one(
-                        sub_account=sub, contact=contact, body="See you at 10", source="one_to_one"
-                    ).pk
-                )
-                time.sleep(PERSON_EVERY)
-        finally:
-            connections.close_all()
-
     try:
         print(f"{label}: {len(contacts)} bulk + {len(people)} one-to-one …", flush=True)
         start = time.perf_counter()
-        thread = threading.Thread(target=one_to_ones)
-        thread.start()
+        sender = subprocess.Popen(
+            [sys.executable, "-c", PERSON_SCRIPT, str(sub.pk), *[str(c.pk) for c in people]],
+            cwd=ROOT, env=env | {"PERSON_EVERY": str(PERSON_EVERY), "DJANGO_SETTINGS_MODULE": "config.settings"},
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
         start_bulk(sub, contacts)
         send_call = time.perf_counter() - start
-        thread.join()
+        sent_ids = json.loads(sender.communicate(timeout=timeout)[0])
         complete = wait_settled(sub, procs, timeout)
         elapsed = time.perf_counter() - start
     finally:
         stop(procs)
-    rows = Message.objects.filter(pk__in=sent_ids).values_list("created_at", "sent_at", "handed_at")
-    waits = [(sent - created).total_seconds() for created, sent, _ in rows if sent]
+    rows = Message.objects.filter(pk__in=sent_ids).values_list("created_at", "sent_at")
+    waits = [(sent - created).total_seconds() for created, sent in rows if sent]
     bulk_done = (
         Message.objects.filter(sub_account=sub, source="bulk").order_by("-sent_at").values_list("sent_at", flat=True)[0]
     )
-    overlapped = sum(1 for _, sent, _ in rows if sent and sent < bulk_done)
+    overlapped = sum(1 for _, sent in rows if sent and sent < bulk_done)
     notes = [
         f"one-to-one, send call → sent: p50 {statistics.median(waits) * 1000:.0f} ms, "
         f"p95 {percentile(waits, 95) * 1000:.0f} ms, max {max(waits) * 1000:.0f} ms over {len(waits)} sends "
         f"({overlapped} of them sent while the bulk send was still dispatching)"
     ]
     print("  " + notes[0], flush=True)
-    result = Result(label, len(contacts) + len(people), elapsed, send_call, outcome_of(sub), complete, notes)
-    return result
+    return Result(label, len(contacts) + len(people), elapsed, send_call, outcome_of(sub), complete, notes)
 
 
 def run_api_burst(label, *, sub, env, workers, log_dir, timeout) -> Result:

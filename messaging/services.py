@@ -76,6 +76,31 @@ def messages_send(
         if decision.allowed:
             decision = rules.check_recipient(source=source, dnd=dnd, consent=consent, policy=policy)
         decisions.append(decision)
+    # The rows are built before any lock is taken (composing them is most of the work), so the
+    # ramp row — which every send of the sub-account needs — is held only while they are stored.
+    messages = [
+        Message(
+            sub_account=sub_account,
+            contact=contact,
+            created_at=now,
+            updated_at=now,
+            direction=Direction.OUTBOUND,
+            source=source,
+            status=Status.QUEUED if decision.allowed else Status.FAILED,
+            failure_reason=decision.reason,
+            body=body,
+            body_sent=compose_for(sub_account, contact, body, source, contact.pk not in texted_before, policy),
+            from_number=pool[i % len(pool)],
+            to_number=contact.phone,
+            batch=batch,
+            created_by=user,
+            send_after=send_after,
+            final_at=None if decision.allowed else now,
+            bulk_send=bulk_send,
+            hold=hold if decision.allowed else None,
+        )  # fmt: skip
+        for i, (contact, decision) in enumerate(zip(contacts, decisions, strict=True))
+    ]
     with transaction.atomic():
         # Contacts first, then the ramp row: the order an opt-out takes them in (contact, its
         # pending messages, the ramp), so a send and a STOP for the same contact cannot deadlock.
@@ -83,43 +108,17 @@ def messages_send(
         # R7: reserve ramp capacity in the same transaction as the rows (keyword replies are
         # compliance messages and exempt). What does not fit is failed with the reason. A
         # message scheduled for later counts in the window it is sent in: dispatch reserves it.
-        window, ramp_reason = None, ""
         counted = source not in policy.COMPLIANCE_SOURCES
         deferred = send_after is not None and send_after > now
-        wanted = sum(1 for d in decisions if d.allowed) if counted and not deferred else 0
-        if wanted:
-            granted, window, sentence = limits.ramp_reserve(sub_account_id=sub_account.pk, wanted=wanted, now=now)
-            ramp_reason = limits.ramp_refusal(source=source, wanted=wanted, sentence=ramp_sentence or sentence)
-            allowed_seen = 0
-            for i, d in enumerate(decisions):
-                if d.allowed:
-                    allowed_seen += 1
-                    if allowed_seen > granted:
-                        decisions[i] = rules.Decision.refuse(ramp_reason)
-        messages = [
-            Message(
-                sub_account=sub_account,
-                contact=contact,
-                created_at=now,
-                updated_at=now,
-                direction=Direction.OUTBOUND,
-                source=source,
-                status=Status.QUEUED if decision.allowed else Status.FAILED,
-                failure_reason=decision.reason,
-                body=body,
-                body_sent=compose_for(sub_account, contact, body, source, contact.pk not in texted_before, policy),
-                from_number=pool[i % len(pool)],
-                to_number=contact.phone,
-                batch=batch,
-                created_by=user,
-                send_after=send_after,
-                final_at=None if decision.allowed else now,
-                ramp_window=window if decision.allowed and counted else None,
-                bulk_send=bulk_send,
-                hold=hold if decision.allowed else None,
-            )
-            for i, (contact, decision) in enumerate(zip(contacts, decisions, strict=True))
-        ]
+        allowed = [m for m in messages if m.status == Status.QUEUED]
+        if allowed and counted and not deferred:
+            granted, window, sentence = limits.ramp_reserve(sub_account_id=sub_account.pk, wanted=len(allowed), now=now)
+            for m in allowed[:granted]:
+                m.ramp_window = window
+            if allowed[granted:]:
+                reason = limits.ramp_refusal(source=source, wanted=len(allowed), sentence=ramp_sentence or sentence)
+                for m in allowed[granted:]:
+                    m.status, m.failure_reason, m.final_at, m.hold = Status.FAILED, reason, now, None
         copy.insert_objects(messages, exclude=())
         copy.insert(
             MessageEvent, ["message_id", "sub_account_id", "status", "error_code", "detail", "source", "created_at"],
@@ -127,8 +126,7 @@ def messages_send(
         )  # fmt: skip
         for m in messages:
             m._state.adding = False  # stored: a later save() updates the row
-        queued_ids = [str(m.pk) for m in messages if m.status == Status.QUEUED]
-        if queued_ids and (send_after is None or send_after <= now):
+        if any(m.status == Status.QUEUED for m in messages) and (send_after is None or send_after <= now):
             transaction.on_commit(lambda: dispatch_due_soon(lane_of(source)))
     return messages
 
