@@ -243,7 +243,7 @@ def bulk_send_start(
 ) -> BulkSend:
     """Start (or schedule) a confirmed bulk send on the state as it is now, not as it was
     previewed: content block (R11, recorded) → BulkSend blocked + BulkBlocked; snowshoe
-    (R11) → held; else queued (or scheduled: source campaign, send_after) in batches of
+    (R11) → held; else queued (or scheduled: send_after) in batches of
     BATCH contacts. Dispatch runs in RQ: this never waits for the carrier."""
     body = (body or "").strip()
     now = timezone.now()
@@ -261,7 +261,9 @@ def bulk_send_start(
     contact_ids = list(contact_ids)
     if not contact_ids:
         raise services.MessagingError("The audience has no contacts.")
-    source = Source.CAMPAIGN if send_at else Source.BULK
+    # A Bulk SMS is a bulk action whenever it is sent: scheduling it must not change how its
+    # initial messages are composed (R5/R6 are decided by source).
+    source = Source.BULK
     suspended = suspension_problem(sub_account, source=source, at=send_at or now)
     if suspended:
         raise services.MessagingError(suspended)

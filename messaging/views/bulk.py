@@ -105,7 +105,7 @@ class BulkForm(forms.Form):
 
     @property
     def source(self) -> str:
-        return Source.CAMPAIGN if self.cleaned_data.get("when") == "later" else Source.BULK
+        return Source.BULK  # scheduled or not: a bulk action (R5/R6)
 
 
 def _sub_account(request, sub_account_id, *, sending=False):
@@ -143,7 +143,7 @@ def _live(sub_account, form) -> dict:
     (R5/R6) for an initial message and a follow-up, and a content warning (R11, pure)."""
     data = form.data
     body = (data.get("body") or "").strip()
-    source = Source.CAMPAIGN if data.get("when") == "later" else Source.BULK
+    source = Source.BULK  # scheduled or not, what goes is composed as a bulk message (R5/R6)
     audience = data.get("audience") or bulk.ALL
     tag_ids = [t for t in data.getlist("tags") if str(t).isdigit()] if hasattr(data, "getlist") else []
     if audience == bulk.CSV:  # the file is not re-sent on every keystroke: a placeholder contact
