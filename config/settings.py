@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "django_rq",
     "accounts",
     "messaging",
+    "messaging.automations",
     "compliance",
 ]
 

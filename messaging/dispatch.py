@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from compliance import limits, quiet, rules, suspensions
 from compliance.policy import get_policy
+from messaging.automations.pausing import hold_paused
 from messaging.models import Contact, Message, Status
 from messaging.providers import (
     OutgoingSms,
@@ -79,6 +80,7 @@ def fail_each(refused: dict[str, list[Message]]) -> None:
 def recheck(messages: list[Message]) -> list[Message]:
     """What may have changed since queueing: a suspension (R8), DND and consent (re-read from
     the database)."""
+    messages = hold_paused(messages)  # paused bulk send, campaign, workflow or "pause all": back to queued
     policy = get_policy()
     in_force = suspensions.suspensions_in_force({m.sub_account_id for m in messages}, timezone.now())
     states = dict(
