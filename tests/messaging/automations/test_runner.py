@@ -5,9 +5,11 @@ workflow message goes through the one send path with source `workflow`."""
 from datetime import time, timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
-from messaging import inbound
+from compliance.models import RampState, Suspension, Violation
+from messaging import dispatch, inbound
 from messaging.automations import runner, triggers
 from messaging.automations.enrolling import enroll
 from messaging.automations.models import Enrollment, EnrollmentStep
@@ -215,3 +217,86 @@ def test_dates_come_up_once(world, people, make_workflow, clock):
     clock.move_to(NOON + triggers.DATE_LATE + timedelta(seconds=1))
     Contact.objects.filter(pk=people[2].pk).update(appointment_at=appointment)  # known only now: too late
     assert triggers.dates_due(timezone.now()) == 0
+
+
+# --- Every rule applies to workflow messages ------------------------------------------------
+
+
+def run_workflow(make_workflow, contacts, committed, settle, *steps):
+    workflow = make_workflow(*(steps or [send("Hi {first_name}")]))
+    with committed():
+        enroll(workflow=workflow, contact_ids=[c.pk for c in contacts], trigger="test")
+    settle()
+    return {m.contact_id: m for m in Message.objects.filter(source="workflow")}
+
+
+def test_r2_r10_dnd_and_no_consent_are_refused_with_their_reasons(world, people, make_workflow, clock, committed,
+                                                                  settle, memory_provider):  # fmt: skip
+    ava, ben, cy = people
+    Contact.objects.filter(pk=ava.pk).update(dnd="permanent")
+    Contact.objects.filter(pk=ben.pk).update(consent="none")
+    messages = run_workflow(make_workflow, people, committed, settle)
+    assert messages[ava.pk].failure_reason == "Cannot send messages as DND is active for SMS."
+    assert (
+        messages[ben.pk].failure_reason
+        == "No consent on record for this contact: Workflow messages need an opt-in (R10)."
+    )
+    assert [s.to for s in memory_provider.outbox] == [cy.phone]
+
+
+def test_r7_the_ramp_counts_workflow_messages_and_fails_what_is_over(world, people, make_workflow, clock, committed,
+                                                                     settle, memory_provider):  # fmt: skip
+    RampState.objects.filter(sub_account=world.a1).update(level=1, limit_extension=None, window_start=NOON,
+                                                          window_count=99, started_at=NOON)  # fmt: skip
+    messages = run_workflow(make_workflow, people, committed, settle)
+    statuses = sorted(m.status for m in messages.values())
+    assert statuses == ["failed", "failed", "sent"]
+    assert {m.failure_reason for m in messages.values() if m.status == "failed"} == {
+        "You are allowed to send 100 message(s) in a day. You have already sent 99 message(s). "
+        "If you wish to proceed, 2 Message(s) will be failed."
+    }
+
+
+def test_r8_a_suspension_fails_workflow_messages(world, people, make_workflow, clock, committed, settle,
+                                                 memory_provider):  # fmt: skip
+    violation = Violation.objects.create(sub_account=world.a1, kind="error_rate", level="suspension", action="t")
+    Suspension.objects.create(sub_account=world.a1, cause="error_rate", violation=violation, started_at=NOON,
+                              ends_at=NOON + timedelta(hours=7))  # fmt: skip
+    messages = run_workflow(make_workflow, people[:1], committed, settle)
+    assert messages[people[0].pk].failure_reason.startswith(
+        "Sending is temporarily suspended until 2026-03-03 00:00 UTC"
+    )
+    assert memory_provider.outbox == []
+
+
+def test_r13_a_workflow_message_waits_for_the_recipients_sending_hours(world, people, make_workflow, committed, settle,
+                                                                       settings, memory_provider):  # fmt: skip
+    settings.COMPLIANCE_POLICY = {}  # quiet hours on (the default policy)
+    night = NOON.replace(hour=3)  # 22:00 in New York
+    with time_machine.travel(night, tick=False):
+        messages = run_workflow(make_workflow, people[:1], committed, settle)
+    message = messages[people[0].pk]
+    assert (message.status, message.send_after) == ("queued", NOON.replace(hour=13))  # 08:00 New York
+    assert memory_provider.outbox == []
+    with time_machine.travel(NOON.replace(hour=13), tick=False):
+        with committed():
+            dispatch.sweep()
+        settle()
+    assert [s.to for s in memory_provider.outbox] == [people[0].phone]
+
+
+def test_r5_r6_workflow_messages_follow_opt_out_sources(world, people, make_workflow, clock, committed, settle,
+                                                        settings, memory_provider):  # fmt: skip
+    # Default {bulk}: a workflow's initial message goes as written.
+    run_workflow(make_workflow, people[:1], committed, settle, send("Hi {first_name}"))
+    assert [s.body for s in memory_provider.outbox] == ["Hi Ava"]
+    # Operators may add workflows (the policy document names them): then the initial message
+    # gets both texts, a follow-up neither.
+    settings.COMPLIANCE_POLICY = {"QUIET_SOURCES": [], "OPT_OUT_SOURCES": ["bulk", "workflow"],
+                                  "SENDER_ID_SOURCES": ["bulk", "workflow"]}  # fmt: skip
+    memory_provider.reset()
+    run_workflow(make_workflow, people[1:2], committed, settle, send("Hi {first_name}"), send("Still there?"))
+    assert [s.body for s in memory_provider.outbox] == [
+        "Hi Ben\nThanks, Sunrise Dental Care\nReply STOP to unsubscribe",
+        "Still there?",
+    ]
