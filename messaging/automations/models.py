@@ -202,6 +202,10 @@ class Enrollment(models.Model):
     def __str__(self):
         return f"{self.contact_id} in {self.workflow_id} ({self.status})"
 
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
 
 class EnrollmentStep(models.Model):
     """Append-only: what ran for an enrollment, the message it produced, or why it was skipped,

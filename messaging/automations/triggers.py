@@ -160,7 +160,7 @@ def unenroll(*, enrollment: Enrollment, user=None, via: str = "") -> bool:
     """Takes the contact out; what the workflow queued for them and has not handed to the carrier
     fails ("Unenrolled by …")."""
     now = timezone.now()
-    reason = f"Unenrolled by {who(user)}." if user is not None else f"Unenrolled {via}.".replace("  ", " ")
+    reason = f"Unenrolled by {who(user)}." if user is not None else " ".join(["Unenrolled", via]).strip() + "."
     with transaction.atomic():
         Contact.objects.select_for_update().filter(pk=enrollment.contact_id).first()  # lock order: contact first
         ended = enrollments_end(
