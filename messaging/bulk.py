@@ -239,7 +239,15 @@ def quiet_counts(sub_account: SubAccount, audience: dict, *, source: str, at, po
 
 
 def bulk_send_start(
-    *, sub_account: SubAccount, user, body: str, contact_ids, audience_label: str, send_at, from_numbers: list[str]
+    *,
+    sub_account: SubAccount,
+    user,
+    body: str,
+    contact_ids,
+    audience_label: str,
+    send_at,
+    from_numbers: list[str],
+    name: str = "",
 ) -> BulkSend:
     """Start (or schedule) a confirmed bulk send on the state as it is now, not as it was
     previewed: content block (R11, recorded) → BulkSend blocked + BulkBlocked; snowshoe
@@ -268,7 +276,7 @@ def bulk_send_start(
     if suspended:
         raise services.MessagingError(suspended)
     common = dict(sub_account=sub_account, created_by=user, body=body, source=source, audience=audience_label[:300],
-                  scheduled_for=send_at, total=len(contact_ids))  # fmt: skip
+                  scheduled_for=send_at, total=len(contact_ids), name=name[:100])  # fmt: skip
 
     match = screening.content_block(sub_account=sub_account, body=body, user=user)
     if match is not None:

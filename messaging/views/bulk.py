@@ -50,6 +50,10 @@ class BulkForm(forms.Form):
     when = forms.ChoiceField(
         choices=[("now", "Send now"), ("later", "Schedule for later")], initial="now", widget=forms.RadioSelect
     )
+    name = forms.CharField(
+        label="Campaign name", max_length=100, required=False,
+        help_text="Optional, for a send scheduled for later: how it is listed under Campaigns.",
+    )  # fmt: skip
     send_at = forms.DateTimeField(
         label="Send at", required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
@@ -207,7 +211,8 @@ def bulk_preview(request, sub_account_id):
     )  # fmt: skip
     token = signing.dumps(
         {"sub": str(sub_account.pk), "user": request.user.pk, "body": data["body"], "audience": audience,
-         "from": form.from_numbers, "send_at": send_at.isoformat() if send_at else None},
+         "from": form.from_numbers, "send_at": send_at.isoformat() if send_at else None,
+         "name": data["name"].strip() if send_at else ""},
         salt=TOKEN_SALT, compress=True,
     )  # fmt: skip
     context = {
@@ -215,6 +220,7 @@ def bulk_preview(request, sub_account_id):
         "audience_label": audience["label"], "from_numbers": form.from_numbers, "send_at": send_at,
         "csv": csv, "unknown_shown": csv.unknown[:UNKNOWN_SHOWN] if csv else [],
         "live": _live(sub_account, form), "validity_hours": get_policy().VALIDITY_HOURS,
+        "name": data["name"].strip() if send_at else "",
     }  # fmt: skip
     return render(request, "messaging/bulk/confirm.html", context)
 
@@ -251,7 +257,7 @@ def bulk_confirm(request, sub_account_id):
             sub_account=sub_account, user=request.user, body=data["body"],
             contact_ids=contact_ids,
             audience_label=audience["label"], send_at=parse_datetime(data["send_at"]) if data["send_at"] else None,
-            from_numbers=data["from"],
+            from_numbers=data["from"], name=data.get("name", ""),
         )  # fmt: skip
     except bulk.BulkBlocked as exc:
         flash.error(request, str(exc))

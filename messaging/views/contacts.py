@@ -137,6 +137,7 @@ def contact_detail(request, sub_account_id, contact_id):
         "contact": contact,
         "consent_events": contact.consent_events.all(),
         "history": contact.messages.order_by("-created_at")[:HISTORY_LENGTH],
+        "enrollments": contact.enrollments.select_related("workflow").order_by("-enrolled_at")[:HISTORY_LENGTH],
         "history_length": HISTORY_LENGTH,
         "phone_pretty": pretty(contact.phone),
         "nav": "contacts",

@@ -283,13 +283,14 @@ def test_scheduled_send_is_queued_for_later_as_bulk_and_nothing_is_enqueued_now(
 ):
     world.ramp_at_top(world.a1)
     client = login(world.a1_owner)
-    response = preview(client, world, when="later", send_at="2099-06-01T09:30")
+    response = preview(client, world, when="later", send_at="2099-06-01T09:30", name="Spring checkups")
     assert response.context["send_at"].isoformat() == "2099-06-01T09:30:00-04:00"  # America/New_York
+    assert "Campaign “Spring checkups”" in response.content.decode()
     assert "scheduled for Jun 1, 2099 09:30 (America/New_York)" in response.content.decode()
     with django_capture_on_commit_callbacks(execute=True):
         confirm(client, world, response)
     sent = BulkSend.objects.get()
-    assert (sent.source, sent.status) == ("bulk", "scheduled")
+    assert (sent.source, sent.status, sent.name) == ("bulk", "scheduled", "Spring checkups")
     assert sent.scheduled_for.isoformat() == "2099-06-01T13:30:00+00:00"
     queued = sent.messages.filter(status=Status.QUEUED)
     assert queued.count() == 23 and set(queued.values_list("source", flat=True)) == {"bulk"}
