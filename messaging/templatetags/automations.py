@@ -12,8 +12,9 @@ register = template.Library()
 
 
 @register.inclusion_tag("messaging/automations/_pause_all.html", takes_context=True)
-def pause_all_control(context, sub_account):
-    """One query: the pause in force (the page's `role` is reused when it has one)."""
+def pause_all_control(context, sub_account, urgent=False):
+    """One query: the pause in force (the page's `role` is reused when it has one). `urgent`: in a
+    violation or suspension banner, the button is red."""
     request = context["request"]
     role = context["role"] if "role" in context else access.role_in(request.user, sub_account)
     return {
@@ -22,4 +23,5 @@ def pause_all_control(context, sub_account):
         "can_manage": role in (Role.AGENCY_ADMIN, Role.SUBACCOUNT_OWNER),
         "next": request.get_full_path(),
         "csrf_token": context.get("csrf_token"),
+        "urgent": urgent,
     }

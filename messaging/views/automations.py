@@ -112,12 +112,15 @@ def _builder_context(request, workflow, *, form=None, step_forms=None):
         steps.append(item)
     kinds = WorkflowStep.Kind
     step_forms = step_forms or {}
-    adders = [(k, step_forms.get(k) or StepForm(initial={"kind": k}, sub_account=sub_account)) for k in kinds.values]
+    adders = [
+        (kind, label, step_forms.get(kind) or StepForm(initial={"kind": kind}, sub_account=sub_account))
+        for kind, label in kinds.choices
+    ]
     return {
         "sub_account": sub_account, "nav": "automations", "workflow": workflow, "steps": steps, "adders": adders,
         "form": form or WorkflowForm(instance=workflow, sub_account=sub_account), "sample": sample,
         "problems": workflows.activation_problems(workflow) if workflow.status == Workflow.Status.DRAFT else [],
-        "trigger": trigger_text(workflow), "kinds": dict(kinds.choices),
+        "trigger": trigger_text(workflow),
     }  # fmt: skip
 
 
