@@ -18,6 +18,14 @@ def _tag(sub_account, name: str) -> Tag:
     return Tag.objects.get_or_create(sub_account=sub_account, name=name.strip()[:TAG_MAX_LENGTH])[0]
 
 
+class Form(forms.Form):
+    """Labels as the other pages write them: no colon."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
 class WorkflowForm(forms.ModelForm):
     """Name, trigger and what the trigger needs (a tag, a keyword, a date and offset), re-entry."""
 
@@ -41,6 +49,7 @@ class WorkflowForm(forms.ModelForm):
         }
 
     def __init__(self, *args, sub_account, **kwargs):
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.sub_account = sub_account
         self.fields["trigger_date_field"].choices = [("", "—"), *DATE_FIELDS.items()]
@@ -83,7 +92,7 @@ class WorkflowForm(forms.ModelForm):
         return workflow
 
 
-class StepForm(forms.Form):
+class StepForm(Form):
     """One step; which fields matter depends on `kind`."""
 
     kind = forms.ChoiceField(choices=WorkflowStep.Kind.choices, widget=forms.HiddenInput)
@@ -145,7 +154,7 @@ class StepForm(forms.Form):
         return fields
 
 
-class MissedCallForm(forms.Form):
+class MissedCallForm(Form):
     """The built-in missed-call text back (a SubAccount setting)."""
 
     enabled = forms.BooleanField(label="Text back callers we miss", required=False)
@@ -158,7 +167,7 @@ class MissedCallForm(forms.Form):
         return self.cleaned_data["body"].strip()
 
 
-class EnrollmentFilterForm(forms.Form):
+class EnrollmentFilterForm(Form):
     """The workflow page's enrollment filters. Invalid values are ignored, never an error page."""
 
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Enrollment.Status.choices])
