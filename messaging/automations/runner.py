@@ -56,7 +56,12 @@ def enrollments_step_due() -> dict:
 def claim(now, limit: int | None = None) -> tuple[uuid.UUID, list[Enrollment]]:
     token, limit = uuid.uuid4(), limit or BATCH
     claimable = Q(claim_token__isnull=True) | Q(claimed_at__lt=now - STALE_AFTER)
-    due = Enrollment.objects.active().filter(claimable, next_run_at__lte=now, workflow__status=Workflow.Status.ACTIVE)
+    # The active workflows' ids as a list, not a join: then the due index is read in next_run_at
+    # order and the scan stops after `limit` rows, however many are due (a join hashes them all).
+    active = list(Workflow.objects.filter(status=Workflow.Status.ACTIVE).values_list("pk", flat=True))
+    if not active:
+        return token, []
+    due = Enrollment.objects.active().filter(claimable, next_run_at__lte=now, workflow_id__in=active)
     ids = list(due.order_by("next_run_at").values_list("pk", flat=True)[:limit])
     if not ids:
         return token, []
@@ -163,11 +168,14 @@ def send_sms(step, group, token, now):
 
 
 def wait(step, group, token, now):
-    by_end: dict = defaultdict(list)
-    sub_account_zone = group[0].workflow.sub_account.time_zone
-    for e in group:
-        zone = step_rules.contact_zone(e.contact.phone, e.contact.time_zone, sub_account_zone)
-        by_end[step_rules.wait_ends(now, minutes=step.wait_minutes, until=step.wait_until, zone=zone)].append(e)
+    if step.wait_minutes is not None:  # a duration: the same end for the whole group, no zone needed
+        by_end = {step_rules.wait_ends(now, minutes=step.wait_minutes, until=None, zone=""): group}
+    else:  # a time of day: in each contact's zone
+        by_end = defaultdict(list)
+        sub_account_zone = group[0].workflow.sub_account.time_zone
+        for e in group:
+            zone = step_rules.contact_zone(e.contact.phone, e.contact.time_zone, sub_account_zone)
+            by_end[step_rules.wait_ends(now, minutes=None, until=step.wait_until, zone=zone)].append(e)
     for ends, waiting in by_end.items():
         _log(waiting, step, outcome=Out.WAITING, detail=f"Until {ends:%Y-%m-%d %H:%M:%S} UTC", now=now)
         _advance(waiting, token, now, next_run_at=ends)
