@@ -26,7 +26,7 @@ from messaging.automations import steps as step_rules
 from messaging.automations import triggers
 from messaging.automations.models import Enrollment, EnrollmentStep, Workflow, WorkflowStep
 from messaging.models import Contact, Direction, Message, Source, Status
-from messaging.services import messages_send
+from messaging.services import MessagingError, messages_send
 
 BATCH = 500  # enrollments per claim: one messages_send call of at most this many contacts
 MAX_BATCHES = 40  # per run (20,000 enrollments); the next run goes on
@@ -89,31 +89,38 @@ def run(claimed: list[Enrollment], token, now) -> int:
         for (workflow_id, position), group in groups.items():
             plan = plans[workflow_id]
             step = plan[position] if position < len(plan) else None
-            pending += run_step(step, group, token, now)
-            stepped += len(group) if step is not None else 0
+            ran, goes_on = run_step(step, group, token, now)
+            stepped += ran
+            pending += goes_on
     return stepped
 
 
-def run_step(step: WorkflowStep | None, group: list[Enrollment], token, now) -> list[Enrollment]:
+def run_step(step: WorkflowStep | None, group: list[Enrollment], token, now) -> tuple[int, list[Enrollment]]:
     """One step for a group of enrollments at the same step of one workflow, in one transaction.
-    Returns the enrollments that go straight on to their next step."""
+    Returns how many it stepped and the enrollments that go straight on to their next step."""
     with transaction.atomic():
         # Lock order: contacts, then enrollments (an opt-out takes the contact first too).
         contact_ids = sorted({e.contact_id for e in group})
         list(Contact.objects.select_for_update().filter(pk__in=contact_ids).order_by("pk").values_list("pk"))
+        mine = Enrollment.objects.filter(
+            pk__in=[e.pk for e in group], claim_token=token, status=Enrollment.Status.ACTIVE
+        )
         live = set(
-            Enrollment.objects.select_for_update()
-            .filter(pk__in=[e.pk for e in group], claim_token=token, status=Enrollment.Status.ACTIVE)
+            mine.filter(workflow__status=Workflow.Status.ACTIVE)
+            .select_for_update(of=("self",))
             .values_list("pk", flat=True)
         )
-        group = [e for e in group if e.pk in live]  # an opt-out or unenroll won meanwhile
+        # An opt-out or unenroll won meanwhile (not active any more), or the workflow was paused or
+        # stopped since the claim: that claim is given back, so a resume steps it at once.
+        if len(live) < len(group):
+            mine.exclude(pk__in=live).update(claim_token=None)
+        group = [e for e in group if e.pk in live]
         if not group:
-            return []
+            return 0, []
         if step is None:
             _complete(group, now)
-            return []
-        runner = RUNNERS[step.kind]
-        return runner(step, group, token, now)
+            return 0, []
+        return len(group), RUNNERS[step.kind](step, group, token, now)
 
 
 # --- The kinds of step ----------------------------------------------------------------------
@@ -159,10 +166,14 @@ def send_sms(step, group, token, now):
     (at dispatch) and R5/R6 (per OPT_OUT_SOURCES) apply as to any other send. A refused message
     is logged with its reason and the contact goes on."""
     workflow = group[0].workflow
-    messages = messages_send(
-        sub_account=workflow.sub_account, contacts=[e.contact for e in group], body=step.body,
-        source=Source.WORKFLOW, batch=f"wf:{workflow.pk.hex}",
-    )  # fmt: skip
+    try:
+        messages = messages_send(
+            sub_account=workflow.sub_account, contacts=[e.contact for e in group], body=step.body,
+            source=Source.WORKFLOW, batch=f"wf:{workflow.pk.hex}",
+        )  # fmt: skip
+    except MessagingError as exc:  # a step the send path refuses outright (an empty text): said, and on
+        _log(group, step, outcome=Out.REFUSED, detail=str(exc), now=now)
+        return _advance(group, token, now)
     _log(group, step, outcome=Out.QUEUED, messages=messages, now=now)
     return _advance(group, token, now)
 

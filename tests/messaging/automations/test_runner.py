@@ -300,3 +300,28 @@ def test_r5_r6_workflow_messages_follow_opt_out_sources(world, people, make_work
         "Hi Ben\nThanks, Sunrise Dental Care\nReply STOP to unsubscribe",
         "Still there?",
     ]
+
+
+def test_a_workflow_paused_between_the_claim_and_the_step_is_not_stepped_and_its_claim_goes_back(
+    world, people, make_workflow, clock, committed, settle, memory_provider
+):
+    from messaging.automations import controls
+
+    workflow = make_workflow(send("Hi"))
+    enroll(workflow=workflow, contact_ids=[people[0].pk], trigger="test")
+    token, claimed = runner.claim(timezone.now())
+    controls.workflow_pause(workflow=workflow, user=world.a1_owner)
+    assert runner.run(claimed, token, timezone.now()) == 0
+    assert Enrollment.objects.get().claim_token is None  # not held for STALE_AFTER
+    with committed():
+        controls.workflow_resume(workflow=workflow, user=world.a1_owner)
+    settle()
+    assert [s.body for s in memory_provider.outbox] == ["Hi"]
+
+
+def test_a_step_the_send_path_refuses_outright_is_logged_and_the_contact_goes_on(world, people, make_workflow, clock):
+    workflow = make_workflow({"kind": "send_sms", "body": "   "}, send("Second"))
+    enroll(workflow=workflow, contact_ids=[people[0].pk], trigger="test")
+    runner.enrollments_step_due()
+    log = list(EnrollmentStep.objects.order_by("position").values_list("outcome", "detail"))
+    assert log == [("refused", "The message is empty."), ("queued", "")]
