@@ -6,6 +6,7 @@ from collections import defaultdict
 
 from django.db.models import Count, Exists, OuterRef
 
+from compliance.models import ConsentEvent
 from messaging.automations.models import Enrollment, EnrollmentStep, WorkflowStep
 from messaging.models import Direction, Message, Status
 
@@ -13,10 +14,12 @@ HANDED = (Status.SENT, Status.DELIVERED, Status.UNDELIVERED)
 
 
 def _replied_since(contact_ref: str, since_ref: str):
-    """A text from the contact after the given moment."""
+    """A text from the contact after the given moment that is not an opt-out or opt-in keyword
+    (those are counted as what they are: a STOP is an opt-out, not a reply)."""
+    keyword = Exists(ConsentEvent.objects.filter(message_id=OuterRef("pk")))
     return Exists(
         Message.objects.filter(contact_id=OuterRef(contact_ref), direction=Direction.INBOUND,
-                               created_at__gt=OuterRef(since_ref))
+                               created_at__gt=OuterRef(since_ref)).exclude(keyword)
     )  # fmt: skip
 
 
