@@ -47,6 +47,10 @@ class Policy:
     DEFAULT_OPT_OUT_TEXT: str = "Reply STOP to unsubscribe"
     DEFAULT_SENDER_TEXT: str = "Thanks, {business_name}"
     OPT_OUT_SOURCES: frozenset[str] = frozenset({"bulk"})
+    # R5's first-text rule: the opt-out text goes on the first text ever to a contact who never
+    # texted in. One-to-one, and the missed-call text back (a reply to a caller, often the first
+    # text they get from the business).
+    FIRST_TEXT_OPT_OUT_SOURCES: frozenset[str] = frozenset({"one_to_one", "missed_call_text_back"})
     SENDER_ID_SOURCES: frozenset[str] = frozenset({"bulk"})
     # R7 ramp (model V2).
     RAMP_LIMITS: tuple[int, ...] = (100, 250, 500, 750, 1500, 2250, 3000, 5000)

@@ -211,14 +211,15 @@ def compose(
     """The exact text the carrier gets (R5, R6); previews show this same string.
 
     - Sender identification on the initial message for SENDER_ID_SOURCES (bulk); never one-to-one.
-    - Opt-out language on the initial message for OPT_OUT_SOURCES (bulk); for one-to-one only
-      when it is the first text ever to a contact who has never texted in; never when the body
-      already carries an opt-out instruction (a keyword written as one), so it never appears
-      twice."""
+    - Opt-out language on the initial message for OPT_OUT_SOURCES (bulk); for one-to-one and the
+      missed-call text back (FIRST_TEXT_OPT_OUT_SOURCES) only when it is the first text ever to a
+      contact who has never texted in; never when the body already carries an opt-out
+      instruction (a keyword written as one), so it never appears twice."""
     parts = [body.strip()]
     if is_initial and source in policy.SENDER_ID_SOURCES and source != "one_to_one":
         parts.append(sender_text_of(sender_text, business_name, policy))
-    wants_opt_out = is_initial and (source in policy.OPT_OUT_SOURCES or (source == "one_to_one" and not has_texted_in))
+    first_text = source in policy.FIRST_TEXT_OPT_OUT_SOURCES and not has_texted_in
+    wants_opt_out = is_initial and (source in policy.OPT_OUT_SOURCES or first_text)
     if wants_opt_out and not carries_opt_out_instruction(body, policy):
         parts.append(opt_out_text_of(opt_out_text, policy))
     return "\n".join(parts)

@@ -6,6 +6,7 @@ from rq import cron
 
 from accounts.jobs import clear_expired_sessions
 from compliance.monitoring import rates_evaluate_all
+from messaging.automations.runner import STEP_INTERVAL, enrollments_step_due
 from messaging.dispatch import sweep
 from messaging.idempotency import idempotency_keys_purge
 
@@ -17,3 +18,6 @@ cron.register(sweep, queue_name="default", interval=60)
 # R8 safety net: the rates are evaluated as receipts and opt-outs arrive; this catches anything
 # a crashed request missed. Idempotent (a Violation email at most once per UTC day).
 cron.register(rates_evaluate_all, queue_name="default", interval=300)
+# Workflow steps whose time has come (waits, dates): claimed in batches, so a wait ends at most
+# STEP_INTERVAL seconds late; enrolling also enqueues it at once (messaging.automations).
+cron.register(enrollments_step_due, queue_name="default", interval=STEP_INTERVAL)

@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("messaging.urls_contacts")),
     path("", include("messaging.urls")),
     path("", include("messaging.urls_bulk")),
+    path("", include("messaging.urls_automations")),
     path("", include("compliance.urls")),
     path("", include("accounts.urls")),
 ]

@@ -239,11 +239,19 @@ def quiet_counts(sub_account: SubAccount, audience: dict, *, source: str, at, po
 
 
 def bulk_send_start(
-    *, sub_account: SubAccount, user, body: str, contact_ids, audience_label: str, send_at, from_numbers: list[str]
+    *,
+    sub_account: SubAccount,
+    user,
+    body: str,
+    contact_ids,
+    audience_label: str,
+    send_at,
+    from_numbers: list[str],
+    name: str = "",
 ) -> BulkSend:
     """Start (or schedule) a confirmed bulk send on the state as it is now, not as it was
     previewed: content block (R11, recorded) → BulkSend blocked + BulkBlocked; snowshoe
-    (R11) → held; else queued (or scheduled: source campaign, send_after) in batches of
+    (R11) → held; else queued (or scheduled: send_after) in batches of
     BATCH contacts. Dispatch runs in RQ: this never waits for the carrier."""
     body = (body or "").strip()
     now = timezone.now()
@@ -261,12 +269,14 @@ def bulk_send_start(
     contact_ids = list(contact_ids)
     if not contact_ids:
         raise services.MessagingError("The audience has no contacts.")
-    source = Source.CAMPAIGN if send_at else Source.BULK
+    # A Bulk SMS is a bulk action whenever it is sent: scheduling it must not change how its
+    # initial messages are composed (R5/R6 are decided by source).
+    source = Source.BULK
     suspended = suspension_problem(sub_account, source=source, at=send_at or now)
     if suspended:
         raise services.MessagingError(suspended)
     common = dict(sub_account=sub_account, created_by=user, body=body, source=source, audience=audience_label[:300],
-                  scheduled_for=send_at, total=len(contact_ids))  # fmt: skip
+                  scheduled_for=send_at, total=len(contact_ids), name=name[:100])  # fmt: skip
 
     match = screening.content_block(sub_account=sub_account, body=body, user=user)
     if match is not None:

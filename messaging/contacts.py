@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 from accounts.models import SubAccount
 from compliance import ledger
 from compliance.models import ConsentEvent
+from messaging.automations import triggers as automations
 from messaging.models import Consent, Contact, Dnd, Tag
 from messaging.phone import to_e164
 
@@ -19,13 +20,19 @@ def contact_get_or_create(*, sub_account: SubAccount, phone: str, **fields) -> t
             contact, created = Contact.objects.get_or_create(sub_account=sub_account, phone=e164, defaults=fields)
     except IntegrityError:  # created concurrently by another request
         contact, created = Contact.objects.get(sub_account=sub_account, phone=e164), False
+    if created:
+        automations.contacts_created(sub_account_id=sub_account.pk, contact_ids=[contact.pk])
     return contact, created
 
 
 def contact_set_tags(*, contact: Contact, names) -> None:
     names = sorted({n.strip()[:50] for n in names if n and n.strip()})
     tags = [Tag.objects.get_or_create(sub_account_id=contact.sub_account_id, name=n)[0] for n in names]
+    had = set(contact.tags.values_list("pk", flat=True))
     contact.tags.set(tags)
+    automations.tags_added(
+        sub_account_id=contact.sub_account_id, links=[(contact.pk, t.pk) for t in tags if t.pk not in had]
+    )
 
 
 def contact_mark_read(contact: Contact) -> None:
@@ -63,6 +70,8 @@ def _contacts_import_batch(sub_account, rows, user, result) -> None:
     # A number created meanwhile by another request is skipped here and updated below.
     Contact.objects.bulk_create(new.values(), ignore_conflicts=True)
     contacts = {c.phone: c for c in Contact.objects.filter(sub_account=sub_account, phone__in=phones)}
+    created = [c.pk for phone, c in contacts.items() if phone in new and new[phone].pk == c.pk]
+    automations.contacts_created(sub_account_id=sub_account.pk, contact_ids=created, via="import")
     changed, columns = {}, set()
     for r in rows:
         contact = contacts[r.phone]
@@ -93,8 +102,14 @@ def _contacts_import_tags(sub_account, rows, contacts) -> None:
     Tag.objects.bulk_create([Tag(sub_account=sub_account, name=n) for n in names], ignore_conflicts=True)
     tag_ids = dict(Tag.objects.filter(sub_account=sub_account, name__in=names).values_list("name", "id"))
     through = Contact.tags.through
-    links = [through(contact_id=contacts[r.phone].pk, tag_id=tag_ids[name]) for r in rows for name in r.tags]
-    through.objects.bulk_create(links, ignore_conflicts=True)
+    pairs = {(contacts[r.phone].pk, tag_ids[name]) for r in rows for name in r.tags}
+    had = set(
+        through.objects.filter(contact_id__in={c for c, _ in pairs}, tag_id__in=set(tag_ids.values())).values_list(
+            "contact_id", "tag_id"
+        )
+    )
+    through.objects.bulk_create([through(contact_id=c, tag_id=t) for c, t in pairs], ignore_conflicts=True)
+    automations.tags_added(sub_account_id=sub_account.pk, links=sorted(pairs - had, key=str))
 
 
 def _contacts_import_consents(rows, contacts, user, result) -> None:

@@ -45,6 +45,7 @@ from redis.exceptions import RedisError
 
 from compliance import limits, quiet, rules, suspensions
 from compliance.policy import get_policy
+from messaging.automations.pausing import hold_paused
 from messaging.models import Contact, Message, Source, Status
 from messaging.providers import (
     OutgoingSms,
@@ -199,9 +200,11 @@ def fail_each(refused: dict[str, list[Message]]) -> None:
 
 def recheck(messages: list[Message]) -> list[Message]:
     """What may have changed since queueing: a suspension (R8), DND and consent (re-read from
-    the database). Two queries for the whole wave."""
+    the database), and pauses (a paused bulk send, campaign, workflow or "pause all": back to
+    queued, never failed). Three queries for the whole wave."""
     if not messages:
         return []
+    messages = hold_paused(messages)
     policy = get_policy()
     in_force = suspensions.suspensions_in_force({m.sub_account_id for m in messages}, timezone.now())
     states = dict(

@@ -70,11 +70,27 @@ class ContactForm(forms.ModelForm):
 
     class Meta:
         model = Contact
-        fields = ["phone", "first_name", "last_name", "email", "address", "time_zone"]
+        fields = ["phone", "first_name", "last_name", "email", "address", "time_zone", "appointment_at", "follow_up_at"]
+        widgets = {
+            "appointment_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+            "follow_up_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        }
+        help_texts = {
+            "appointment_at": "In the sub-account's time zone. A workflow can be triggered by it.",
+            "follow_up_at": "In the sub-account's time zone. A workflow can be triggered by it.",
+        }
+
+    DATE_FIELDS = ("appointment_at", "follow_up_at")
 
     def __init__(self, *args, sub_account, **kwargs):
         super().__init__(*args, **kwargs)
         self.sub_account = sub_account
+        # Dates are typed and shown in the sub-account's zone, whatever zone the request runs in.
+        self.zone = zoneinfo.ZoneInfo(sub_account.time_zone)
+        for name in self.DATE_FIELDS:
+            value = getattr(self.instance, name)
+            if value is not None:
+                self.initial[name] = value.astimezone(self.zone).replace(tzinfo=None)
         self.instance.sub_account = sub_account
         if self.instance.pk:
             self.initial.setdefault("tags", ", ".join(t.name for t in self.instance.tags.all()))
@@ -98,6 +114,19 @@ class ContactForm(forms.ModelForm):
         if self.sub_account.contacts.filter(phone=phone).exclude(pk=self.instance.pk).exists():
             raise forms.ValidationError(DUPLICATE_NUMBER)
         return phone
+
+    def _in_zone(self, name):
+        value = self.cleaned_data.get(name)
+        if value is None:
+            return None
+        typed = timezone.localtime(value).replace(tzinfo=None)  # what was typed, before Django gave it a zone
+        return timezone.make_aware(typed, self.zone)
+
+    def clean_appointment_at(self):
+        return self._in_zone("appointment_at")
+
+    def clean_follow_up_at(self):
+        return self._in_zone("follow_up_at")
 
     def clean_tags(self):
         names = split_tags(self.cleaned_data["tags"])

@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from messaging.automations import triggers as automations
 from messaging.contacts import contact_get_or_create
 from messaging.keywords import keyword_handle
 from messaging.models import Contact, Direction, Message, PhoneNumber, Source, Status
@@ -56,7 +57,8 @@ def inbound_receive(*, sid: str, from_: str, to: str, body: str, opt_out_type: s
             )
             # In the same transaction as storing the text: once a STOP is stored, every
             # pending message to the contact is already failed (R3).
-            keyword_handle(message=message, opt_out_type=opt_out_type)
+            keyword = keyword_handle(message=message, opt_out_type=opt_out_type)
+            automations.inbound_text(message=message, keyword=keyword)  # keyword-triggered workflows
     except IntegrityError:  # the same webhook twice, concurrently
         return Message.objects.get(provider_sid=sid)
     return message
@@ -71,14 +73,17 @@ def missed_call_handle(*, call_sid: str, from_: str, to: str, status: str) -> Me
     if status not in MISSED_CALL_STATUSES:
         return None
     number = PhoneNumber.objects.select_related("sub_account").filter(number=to).first()
-    if number is None or not number.sub_account.missed_call_text_back:
-        return None
-    batch = f"call:{call_sid}"[:40]
-    if Message.objects.filter(sub_account=number.sub_account, batch=batch).exists():
+    if number is None:
         return None
     try:
         contact, _ = contact_get_or_create(sub_account=number.sub_account, phone=from_)
     except ValueError:
+        return None
+    automations.missed_call(contact=contact, call_sid=call_sid)  # workflows; once per call
+    if not number.sub_account.missed_call_text_back:
+        return None
+    batch = f"call:{call_sid}"[:40]
+    if Message.objects.filter(sub_account=number.sub_account, batch=batch).exists():
         return None
     sub = number.sub_account
     return messages_send(

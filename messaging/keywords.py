@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from compliance import ledger, monitoring, rules
 from compliance.policy import get_policy
+from messaging.automations import triggers as automations
 from messaging.models import Message, Source
 from messaging.services import message_send_one
 from messaging.transitions import messages_fail
@@ -45,6 +46,7 @@ def _opt_out(message: Message, keyword: rules.Keyword, *, provider_replied: bool
     contact = message.contact
     with transaction.atomic():
         new = ledger.opt_out_record(contact=contact, message=message, keyword=keyword)  # locks the contact first
+        automations.opt_out(contact=contact)  # ends every enrollment of the contact
         messages_fail(Message.objects.filter(contact=contact).unhanded(), reason=rules.OPTED_OUT, source="opt-out")
         if new:  # R8: one opt-out, counted (and the rates evaluated) in this transaction
             monitoring.count_opt_out(sub_account_id=contact.sub_account_id, now=timezone.now())

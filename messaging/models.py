@@ -92,6 +92,9 @@ class Contact(models.Model):
     last_message_preview = models.CharField(max_length=120, blank=True)
     unread_count = models.PositiveIntegerField(default=0)
     has_texted_in = models.BooleanField(default=False, help_text="Has ever texted the sub-account (R5).")
+    # Custom date fields a workflow can be triggered by ("24 hours before the appointment").
+    appointment_at = models.DateTimeField("appointment", null=True, blank=True)
+    follow_up_at = models.DateTimeField("follow-up date", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ContactQuerySet.as_manager()
@@ -108,7 +111,16 @@ class Contact(models.Model):
             models.Index(fields=["sub_account", "-last_message_at"], name="contact_subaccount_recent_idx"),
             models.Index(fields=["sub_account", "dnd"], name="contact_subaccount_dnd_idx"),
             models.Index(fields=["sub_account", "consent"], name="contact_subaccount_consent_idx"),
-        ]
+            # Date-triggered workflows look for contacts whose date comes up now.
+            models.Index(
+                fields=["sub_account", "appointment_at"], name="contact_appointment_idx",
+                condition=Q(appointment_at__isnull=False),
+            ),
+            models.Index(
+                fields=["sub_account", "follow_up_at"], name="contact_follow_up_idx",
+                condition=Q(follow_up_at__isnull=False),
+            ),
+        ]  # fmt: skip
 
     def __str__(self):
         return self.name or self.phone
@@ -333,38 +345,122 @@ class IdempotencyKey(models.Model):
         return f"{self.key} ({self.response_status})"
 
 
+class BulkSendQuerySet(models.QuerySet):
+    def campaigns(self):
+        """A Bulk SMS scheduled for later is a campaign."""
+        return self.filter(scheduled_for__isnull=False)
+
+    def running(self):
+        """What a pause can still stop: scheduled or being sent."""
+        return self.filter(status__in=[BulkSend.Status.SCHEDULED, BulkSend.Status.SENDING])
+
+
 class BulkSend(models.Model):
     """One bulk send as the user confirmed it: what, to whom, when, and what the preview said.
-    Its messages point back to it (Message.bulk_send) for the progress bar and the report."""
+    Its messages point back to it (Message.bulk_send) for the progress bar and the report.
+    Scheduled for later it is a campaign (`Campaign`, the same rows). Scheduled and sending ones
+    can be paused (nothing more is handed to the carrier) and resumed, or cancelled (what is
+    still queued fails); `messaging.automations.campaigns` does what that means for messages."""
 
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", "Scheduled"
         SENDING = "sending", "Sending"
         HELD = "held", "Held for review"
         BLOCKED = "blocked", "Blocked"
+        PAUSED = "paused", "Paused"
+        CANCELLED = "cancelled", "Cancelled"
         DONE = "done", "Done"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="bulk_sends")
     created_by = models.ForeignKey("accounts.User", null=True, on_delete=models.SET_NULL, related_name="+")
+    name = models.CharField(max_length=100, blank=True, help_text="A campaign's name; empty for a Bulk SMS sent now.")
     body = models.TextField()
-    source = models.CharField(max_length=10, default="bulk", help_text="bulk, or campaign when scheduled")
+    source = models.CharField(
+        max_length=10, default="bulk",
+        help_text="bulk (scheduled or not, R5/R6); campaign only on sends scheduled before that was fixed",
+    )  # fmt: skip
     audience = models.CharField(max_length=300, help_text="All contacts, tags, or the uploaded file's name.")
     scheduled_for = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SENDING)
     total = models.PositiveIntegerField(default=0)
     preview = models.JSONField(default=dict, help_text="The counts and sentences shown before confirming.")
     created_at = models.DateTimeField(auto_now_add=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = BulkSendQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
                 name="bulksend_status_valid",
-                condition=Q(status__in=["scheduled", "sending", "held", "blocked", "done"]),
+                condition=Q(status__in=["scheduled", "sending", "held", "blocked", "paused", "cancelled", "done"]),
             ),
             models.CheckConstraint(name="bulksend_source_valid", condition=Q(source__in=["bulk", "campaign"])),
         ]
 
     def __str__(self):
+        if self.name:
+            return self.name
         return f"Bulk send {self.created_at:%Y-%m-%d %H:%M} ({self.total})"
+
+    @property
+    def is_campaign(self) -> bool:
+        return self.scheduled_for is not None
+
+    @property
+    def can_pause(self) -> bool:
+        return self.status in (self.Status.SCHEDULED, self.Status.SENDING)
+
+    @property
+    def can_cancel(self) -> bool:
+        return self.status in (self.Status.SCHEDULED, self.Status.SENDING, self.Status.PAUSED, self.Status.HELD)
+
+    def pause(self, *, user, now) -> bool:
+        """scheduled/sending → paused, conditional on the state it is in now (two clicks, or a
+        click racing the send finishing, change it once). Returns whether it changed."""
+        changed = BulkSend.objects.filter(pk=self.pk, status__in=[self.Status.SCHEDULED, self.Status.SENDING]).update(
+            status=self.Status.PAUSED, paused_at=now, paused_by=user
+        )
+        if changed:
+            self.status, self.paused_at, self.paused_by = self.Status.PAUSED, now, user
+        return bool(changed)
+
+    def resume(self, *, now) -> bool:
+        """paused → scheduled (its time has not come) or sending."""
+        status = self.Status.SCHEDULED if self.scheduled_for and self.scheduled_for > now else self.Status.SENDING
+        changed = BulkSend.objects.filter(pk=self.pk, status=self.Status.PAUSED).update(status=status)
+        if changed:
+            self.status = status
+        return bool(changed)
+
+    def cancel(self, *, user, now) -> bool:
+        """Anything not finished → cancelled (final)."""
+        allowed = [self.Status.SCHEDULED, self.Status.SENDING, self.Status.PAUSED, self.Status.HELD]
+        changed = BulkSend.objects.filter(pk=self.pk, status__in=allowed).update(
+            status=self.Status.CANCELLED, cancelled_at=now, cancelled_by=user
+        )
+        if changed:
+            self.status, self.cancelled_at, self.cancelled_by = self.Status.CANCELLED, now, user
+        return bool(changed)
+
+
+class CampaignManager(models.Manager.from_queryset(BulkSendQuerySet)):
+    def get_queryset(self):
+        return super().get_queryset().campaigns()
+
+
+class Campaign(BulkSend):
+    """A Bulk SMS scheduled for later: the same row, listed on its own with its report."""
+
+    objects = CampaignManager()
+
+    class Meta:
+        proxy = True
+        ordering = ["-scheduled_for"]

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from messaging import api
+from messaging import api, api_automations
 from messaging.views import api_keys
 
 S = "s/<uuid:sub_account_id>/"
@@ -10,6 +10,9 @@ urlpatterns = [
     path("api/v1/contacts/<str:phone>", api.contact_detail, name="api_contact_detail"),
     path("api/v1/messages", api.messages, name="api_messages"),
     path("api/v1/messages/<uuid:message_id>", api.message_detail, name="api_message_detail"),
+    path("api/v1/workflows", api_automations.workflows, name="api_workflows"),
+    path("api/v1/workflows/<uuid:workflow_id>/enrollments", api_automations.enrollments, name="api_enrollments"),
+    path("api/v1/enrollments/<uuid:enrollment_id>", api_automations.enrollment_detail, name="api_enrollment_detail"),
     re_path(r"^api/", api.not_found),  # anything else under the API (any version) answers in JSON too
     path(S + "settings/api-keys/", api_keys.api_key_list, name="api_key_list"),
     path(S + "settings/api-keys/<uuid:key_id>/revoke/", api_keys.api_key_revoke, name="api_key_revoke"),

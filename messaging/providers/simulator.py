@@ -15,6 +15,7 @@ import requests
 from django.conf import settings
 from django.urls import reverse
 
+from messaging.phone import to_e164
 from messaging.providers.base import OutgoingSms, Provider, SendResult, sign
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,21 @@ def play_carrier(sid: str, to: str, from_: str, transport=None):
             "OptOutType": "STOP",
         }
         post_webhook(reverse("twilio_inbound"), reply, token, transport)
+
+
+def place_missed_call(*, caller: str, to: str) -> str:
+    """`make run`'s "Simulate a missed call": a call from `caller` to one of our numbers that
+    nobody answers, reported a second later to the voice webhook as Twilio would (an RQ job).
+    Raises InvalidPhoneNumber for a caller that is not a number. Returns the call id."""
+    call_sid = "CA" + uuid.uuid4().hex
+    django_rq.get_queue("default").enqueue_in(timedelta(seconds=1), play_missed_call, call_sid, to_e164(caller), to)
+    return call_sid
+
+
+def play_missed_call(call_sid: str, caller: str, to: str, transport=None):
+    """The RQ job: Twilio's call-status callback for an unanswered call."""
+    params = {"CallSid": call_sid, "AccountSid": "ACsimulator", "From": caller, "To": to, "CallStatus": "no-answer"}
+    post_webhook(reverse("twilio_voice_status"), params, SimulatorProvider().auth_token, transport)
 
 
 class SimulatorProvider(Provider):

@@ -50,6 +50,10 @@ class BulkForm(forms.Form):
     when = forms.ChoiceField(
         choices=[("now", "Send now"), ("later", "Schedule for later")], initial="now", widget=forms.RadioSelect
     )
+    name = forms.CharField(
+        label="Campaign name", max_length=100, required=False,
+        help_text="Optional, for a send scheduled for later: how it is listed under Campaigns.",
+    )  # fmt: skip
     send_at = forms.DateTimeField(
         label="Send at", required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
@@ -105,7 +109,7 @@ class BulkForm(forms.Form):
 
     @property
     def source(self) -> str:
-        return Source.CAMPAIGN if self.cleaned_data.get("when") == "later" else Source.BULK
+        return Source.BULK  # scheduled or not: a bulk action (R5/R6)
 
 
 def _sub_account(request, sub_account_id, *, sending=False):
@@ -143,7 +147,7 @@ def _live(sub_account, form) -> dict:
     (R5/R6) for an initial message and a follow-up, and a content warning (R11, pure)."""
     data = form.data
     body = (data.get("body") or "").strip()
-    source = Source.CAMPAIGN if data.get("when") == "later" else Source.BULK
+    source = Source.BULK  # scheduled or not, what goes is composed as a bulk message (R5/R6)
     audience = data.get("audience") or bulk.ALL
     tag_ids = [t for t in data.getlist("tags") if str(t).isdigit()] if hasattr(data, "getlist") else []
     if audience == bulk.CSV:  # the file is not re-sent on every keystroke: a placeholder contact
@@ -207,7 +211,8 @@ def bulk_preview(request, sub_account_id):
     )  # fmt: skip
     token = signing.dumps(
         {"sub": str(sub_account.pk), "user": request.user.pk, "body": data["body"], "audience": audience,
-         "from": form.from_numbers, "send_at": send_at.isoformat() if send_at else None},
+         "from": form.from_numbers, "send_at": send_at.isoformat() if send_at else None,
+         "name": data["name"].strip() if send_at else ""},
         salt=TOKEN_SALT, compress=True,
     )  # fmt: skip
     context = {
@@ -215,6 +220,7 @@ def bulk_preview(request, sub_account_id):
         "audience_label": audience["label"], "from_numbers": form.from_numbers, "send_at": send_at,
         "csv": csv, "unknown_shown": csv.unknown[:UNKNOWN_SHOWN] if csv else [],
         "live": _live(sub_account, form), "validity_hours": get_policy().VALIDITY_HOURS,
+        "name": data["name"].strip() if send_at else "",
     }  # fmt: skip
     return render(request, "messaging/bulk/confirm.html", context)
 
@@ -251,7 +257,7 @@ def bulk_confirm(request, sub_account_id):
             sub_account=sub_account, user=request.user, body=data["body"],
             contact_ids=contact_ids,
             audience_label=audience["label"], send_at=parse_datetime(data["send_at"]) if data["send_at"] else None,
-            from_numbers=data["from"],
+            from_numbers=data["from"], name=data.get("name", ""),
         )  # fmt: skip
     except bulk.BulkBlocked as exc:
         flash.error(request, str(exc))

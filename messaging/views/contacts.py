@@ -14,6 +14,7 @@ from django.views.decorators.vary import vary_on_headers
 from accounts import access
 from compliance import ledger
 from messaging import imports
+from messaging.automations import triggers as automations
 from messaging.contacts import contact_set_tags, contacts_import
 from messaging.forms import DUPLICATE_NUMBER, ConsentForm, ContactFilterForm, ContactForm, ContactImportForm
 from messaging.models import Tag
@@ -110,7 +111,10 @@ def _save_contact(form, consent_form=None, *, user=None):
     when the number was taken meanwhile by another request."""
     try:
         with transaction.atomic():
+            created = form.instance._state.adding
             contact = form.save()
+            if created:
+                automations.contacts_created(sub_account_id=contact.sub_account_id, contact_ids=[contact.pk])
             contact_set_tags(contact=contact, names=form.cleaned_data["tags"])
             if consent_form is not None and consent_form.given:
                 data = consent_form.cleaned_data
@@ -133,6 +137,7 @@ def contact_detail(request, sub_account_id, contact_id):
         "contact": contact,
         "consent_events": contact.consent_events.all(),
         "history": contact.messages.order_by("-created_at")[:HISTORY_LENGTH],
+        "enrollments": contact.enrollments.select_related("workflow").order_by("-enrolled_at")[:HISTORY_LENGTH],
         "history_length": HISTORY_LENGTH,
         "phone_pretty": pretty(contact.phone),
         "nav": "contacts",

@@ -54,6 +54,16 @@ def kwargs_for(params, world, tenant):
 
         sub = world.a1 if tenant == "a" else world.b1
         objects["bulk_id"] = BulkSend.objects.create(sub_account=sub, body="Hi", audience="All contacts").pk
+    if "workflow_id" in params:
+        from messaging.automations.models import Enrollment, Workflow, WorkflowStep
+
+        sub, contact = (world.a1, a) if tenant == "a" else (world.b1, b)
+        workflow = Workflow.objects.create(sub_account=sub, name="Welcome", trigger="api", status="paused")
+        objects["workflow_id"] = workflow.pk
+        objects["step_id"] = WorkflowStep.objects.create(workflow=workflow, position=0, kind="send_sms", body="Hi").pk
+        objects["enrollment_id"] = Enrollment.objects.create(
+            sub_account=sub, workflow=workflow, contact=contact, trigger="t", enrolled_at=workflow.created_at
+        ).pk
     if "suspension_id" in params:
         from datetime import timedelta
 

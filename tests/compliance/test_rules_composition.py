@@ -43,7 +43,20 @@ def test_one_to_one_first_text_to_a_never_texted_contact_only_gets_opt_out_never
     assert c("Hi Ava", source="one_to_one", is_initial=is_initial, has_texted_in=has_texted_in) == expected
 
 
-@pytest.mark.parametrize("source", ["workflow", "campaign", "test", "resend", "missed_call_text_back"])
+@pytest.mark.parametrize(
+    ("is_initial", "has_texted_in", "expected"),
+    [(True, False, "Sorry we missed you\nReply STOP to unsubscribe"), (True, True, "Sorry we missed you"),
+     (False, False, "Sorry we missed you")],
+)  # fmt: skip
+def test_missed_call_text_back_follows_the_first_text_rule_and_never_gets_the_sender_text(
+    is_initial, has_texted_in, expected
+):
+    # R5: the text back is often the first text a caller ever gets from the business.
+    body = "Sorry we missed you"
+    assert c(body, source="missed_call_text_back", is_initial=is_initial, has_texted_in=has_texted_in) == expected
+
+
+@pytest.mark.parametrize("source", ["workflow", "campaign", "test", "resend"])
 def test_other_sources_by_default_get_nothing(source):
     assert c(source=source) == "20% off cleanings this week!"
 

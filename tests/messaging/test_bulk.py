@@ -97,10 +97,14 @@ def test_live_count_placeholder_contact_for_an_empty_audience_or_csv(world, logi
     assert "Hi Alex\nThanks, Sunrise Dental Care" in html.content.decode()
 
 
-def test_scheduled_send_is_composed_as_a_campaign(world, login, audience):
-    # OPT_OUT_SOURCES / SENDER_ID_SOURCES default to {bulk}: the preview shows exactly what is sent.
+def test_r5_r6_a_scheduled_send_is_still_a_bulk_action_and_its_preview_shows_both_texts(world, login, audience):
+    # A Bulk SMS is a bulk action whenever it is sent: scheduling it must not drop the opt-out
+    # and sender texts of its initial messages (R5/R6), and the preview shows exactly what goes.
     html = login(world.a1_owner).post(url("bulk_count", world), form(when="later"), headers=HTMX).content.decode()
-    assert 'data-testid="composed-initial">Hi P00, cleaning week!</pre>' in html
+    assert (
+        'data-testid="composed-initial">Hi P00, cleaning week!\nThanks, Sunrise Dental Care\n'
+        "Reply STOP to unsubscribe</pre>"
+    ) in html
 
 
 def test_unknown_merge_field_is_an_inline_error(world, login):
@@ -274,21 +278,25 @@ def test_another_users_token_is_refused(world, login, audience):
     assert response.status_code == 400 and not Message.objects.exists()
 
 
-def test_scheduled_send_is_a_campaign_and_nothing_is_enqueued_now(
+def test_scheduled_send_is_queued_for_later_as_bulk_and_nothing_is_enqueued_now(
     world, login, audience, memory_provider, run_jobs, django_capture_on_commit_callbacks
 ):
     world.ramp_at_top(world.a1)
     client = login(world.a1_owner)
-    response = preview(client, world, when="later", send_at="2099-06-01T09:30")
+    response = preview(client, world, when="later", send_at="2099-06-01T09:30", name="Spring checkups")
     assert response.context["send_at"].isoformat() == "2099-06-01T09:30:00-04:00"  # America/New_York
+    assert "Campaign “Spring checkups”" in response.content.decode()
     assert "scheduled for Jun 1, 2099 09:30 (America/New_York)" in response.content.decode()
     with django_capture_on_commit_callbacks(execute=True):
         confirm(client, world, response)
     sent = BulkSend.objects.get()
-    assert (sent.source, sent.status) == ("campaign", "scheduled")
+    assert (sent.source, sent.status, sent.name) == ("bulk", "scheduled", "Spring checkups")
     assert sent.scheduled_for.isoformat() == "2099-06-01T13:30:00+00:00"
     queued = sent.messages.filter(status=Status.QUEUED)
-    assert queued.count() == 23 and set(queued.values_list("source", flat=True)) == {"campaign"}
+    assert queued.count() == 23 and set(queued.values_list("source", flat=True)) == {"bulk"}
+    # R5/R6: the initial messages of a scheduled Bulk SMS carry both texts, as previewed.
+    first = queued.get(contact__first_name="P07")
+    assert first.body_sent == "Hi P07, cleaning week!\nThanks, Sunrise Dental Care\nReply STOP to unsubscribe"
     assert set(queued.values_list("send_after", flat=True)) == {sent.scheduled_for}
     assert django_rq.get_queue("dispatch").count == 0
     run_jobs()
