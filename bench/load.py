@@ -134,7 +134,7 @@ def bench_world(count: int) -> list[Tenant]:
     from django.utils import timezone
 
     from accounts.models import Agency, SubAccount
-    from compliance import monitoring
+    from compliance import rebuild
     from messaging import keys
     from messaging.models import Contact, Message, PhoneNumber
 
@@ -163,7 +163,7 @@ def bench_world(count: int) -> list[Tenant]:
             ),
             ignore_conflicts=True,
         )  # fmt: skip
-        monitoring.rates_rebuild(sub_account_id=sub.pk, since=now - timedelta(hours=25))
+        rebuild.rates_rebuild(sub_account_id=sub.pk, since=now - timedelta(hours=25))
         _key, raw = keys.api_key_create(sub_account=sub, name="load bench")
         tenants.append(Tenant(raw, phones, sids, number))
     return tenants
