@@ -1,0 +1,108 @@
+"""Drill: a worker is killed -9 (with its work-horse) in the middle of a bulk send, while a wave
+is in flight at the provider. After a new worker starts and the sweep runs, the provider has
+every message exactly once: what was claimed but never handed off is queued again and sent; what
+was in flight when it died is reconciled with the provider's list (`find_sent`), never sent
+twice; nothing is left queued or sending."""
+
+import django_rq
+import pytest
+from django.db.models import Count, Q
+
+from messaging import bulk, dispatch
+from messaging.models import Contact, Message, MessageEvent, Status
+from tests.drills import harness
+from tests.drills.conftest import start_worker
+
+pytestmark = [pytest.mark.drill, pytest.mark.django_db(transaction=True)]
+
+MESSAGES, BATCH, WAVE = 300, 200, 50
+FROM = "+16465550101"  # a1's number in the named world
+
+
+def phone(i: int) -> str:
+    return f"+1212{2000000 + i:07d}"
+
+
+def wave_in_flight(messages, stub):
+    """A wave handed off, every message of it at the provider and none of their answers
+    recorded yet — with at least one more wave of the claimed batch still waiting."""
+    counts = messages.aggregate(
+        sent=Count("pk", filter=Q(status=Status.SENT)),
+        handed=Count("pk", filter=Q(status=Status.SENDING, handed_at__isnull=False)),
+    )
+    sent, handed = counts["sent"], counts["handed"]
+    return handed > 0 and sent + handed <= BATCH - WAVE and len(stub.received()) >= sent + handed
+
+
+def test_a_worker_killed_mid_bulk_send_leaves_every_message_sent_exactly_once(
+    world, processes, stub, app_env, drill_settings
+):
+    world.ramp_at_top(world.a1)
+    contacts = Contact.objects.bulk_create(
+        Contact(sub_account=world.a1, phone=phone(i), consent="granted") for i in range(MESSAGES)
+    )
+    env = app_env(TWILIO_API_BASE_URL=stub.url, SMS_DISPATCH_BATCH=str(BATCH), SMS_MAX_CONCURRENCY=str(WAVE))
+    first = start_worker(processes, env, "drill-worker-1")
+
+    send = bulk.bulk_send_start(
+        sub_account=world.a1, user=world.a1_owner, body="Drill: the clinic opens at 9 tomorrow.",
+        contact_ids=[c.pk for c in contacts], audience_label="drill", send_at=None, from_numbers=[FROM],
+    )  # fmt: skip
+    messages = Message.objects.filter(bulk_send=send)
+    assert messages.count() == MESSAGES
+
+    harness.wait_until(lambda: wave_in_flight(messages, stub), timeout=30, every=0.002,
+                       what="a wave in flight at the provider", logs=processes)  # fmt: skip
+    first.crash()
+    # Its last statement (a wave's outcome being committed, say) is done or rolled back once the
+    # server has let go of its connections: only then is what it left behind known.
+    harness.wait_until(lambda: harness.other_sessions() == 0, timeout=15, what="the killed worker's sessions to end")
+
+    in_flight = set(messages.filter(status=Status.SENDING, handed_at__isnull=False).values_list("pk", flat=True))
+    never_handed = set(messages.filter(status=Status.SENDING, handed_at__isnull=True).values_list("pk", flat=True))
+    assert in_flight, "the kill landed between waves: nothing was in flight"
+    assert never_handed, "the kill landed after the batch's last wave"
+
+    start_worker(processes, env, "drill-worker-2")
+    sweeps = []
+
+    def settled():
+        """Sweep (as the cron does, on the worker) until nothing is pending and every message the
+        provider has is recorded sent."""
+        if sweeps and not (sweeps[-1].is_finished or sweeps[-1].is_failed):
+            return False
+        assert not (sweeps and sweeps[-1].is_failed), sweeps[-1].latest_result().exc_string
+        received = {m["to"] for m in stub.received()}
+        pending = messages.filter(
+            Q(status__in=[Status.QUEUED, Status.SENDING]) | Q(status=Status.UNKNOWN, to_number__in=received)
+        )
+        if not pending.exists():
+            return True
+        sweeps.append(django_rq.get_queue("default").enqueue(dispatch.sweep))
+        return False
+
+    harness.wait_until(settled, timeout=45, every=0.2, what="the sweep to settle every message", logs=processes)
+
+    counts = stub.count_by_to()
+    sids = {m["to"]: m["sid"] for m in stub.received()}
+    assert max(counts.values()) == 1, {to: n for to, n in counts.items() if n > 1}  # never sent twice
+    assert set(counts) <= {phone(i) for i in range(MESSAGES)}
+    outcome = dict(messages.values_list("status").annotate(n=Count("pk")))
+    assert set(outcome) <= {Status.SENT, Status.UNKNOWN}, outcome  # none queued, sending or failed
+    for pk, to, status, sid in messages.values_list("pk", "to_number", "status", "provider_sid"):
+        if status == Status.SENT:
+            assert sid == sids[to]  # the provider's own message, recorded once
+        else:
+            # Handed off, then killed before its request left: the provider never had it, so it
+            # is not re-sent blindly; it stays unknown until reconciliation gives up (then failed,
+            # "Use Resend"). Only possible for a message that was in flight.
+            assert pk in in_flight and to not in counts
+    assert sum(counts.values()) == outcome.get(Status.SENT, 0)
+
+    # What the drill is about: the dead worker's rows went through both recovery paths.
+    reconciled = MessageEvent.objects.filter(message__in=in_flight, source="reconcile", status=Status.SENT)
+    requeued = MessageEvent.objects.filter(message__in=never_handed, source="sweep", status=Status.QUEUED)
+    print(f"killed with {len(in_flight)} in flight and {len(never_handed)} claimed, not handed off; "
+          f"{reconciled.count()} reconciled, {requeued.count()} requeued; outcome {outcome}")  # fmt: skip
+    assert reconciled.exists(), "no message in flight at the kill was reconciled from the provider's list"
+    assert requeued.count() == len(never_handed)
