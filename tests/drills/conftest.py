@@ -11,10 +11,14 @@ so no connection of theirs is left to block it or the final DROP DATABASE."""
 import os
 import sys
 
+import django_rq
 import pytest
 import redis
 from django.db import connection
+from django.db.models import Q
 
+from messaging import dispatch
+from messaging.models import Status
 from tests.drills import harness
 
 
@@ -141,3 +145,26 @@ def start_web(processes, env: dict, port: int) -> harness.Proc:
     harness.wait_until(lambda: harness.healthy(port) or not proc.alive, timeout=30, what="gunicorn", logs=processes)
     assert proc.alive, processes.tails()
     return proc
+
+
+def sweep_until_settled(messages, stub, processes, *, timeout: float = 45) -> int:
+    """Run the sweep as the cron does (an RQ job on `default`, run by a worker with the drill's
+    SMS_CLAIM_STALE_SECONDS), one after another, until none of `messages` is queued or sending
+    and every one the stub received is no longer `unknown`. Returns how many sweeps it took."""
+    sweeps = []
+
+    def settled():
+        if sweeps and not (sweeps[-1].is_finished or sweeps[-1].is_failed):
+            return False
+        assert not (sweeps and sweeps[-1].is_failed), sweeps[-1].latest_result().exc_string
+        received = {m["to"] for m in stub.received()}
+        pending = messages.filter(
+            Q(status__in=[Status.QUEUED, Status.SENDING]) | Q(status=Status.UNKNOWN, to_number__in=received)
+        )
+        if not pending.exists():
+            return True
+        sweeps.append(django_rq.get_queue("default").enqueue(dispatch.sweep))
+        return False
+
+    harness.wait_until(settled, timeout=timeout, every=0.2, what="the sweep to settle every message", logs=processes)
+    return len(sweeps)

@@ -4,14 +4,13 @@ every message exactly once: what was claimed but never handed off is queued agai
 was in flight when it died is reconciled with the provider's list (`find_sent`), never sent
 twice; nothing is left queued or sending."""
 
-import django_rq
 import pytest
 from django.db.models import Count, Q
 
-from messaging import bulk, dispatch
+from messaging import bulk
 from messaging.models import Contact, Message, MessageEvent, Status
 from tests.drills import harness
-from tests.drills.conftest import start_worker
+from tests.drills.conftest import start_worker, sweep_until_settled
 
 pytestmark = [pytest.mark.drill, pytest.mark.django_db(transaction=True)]
 
@@ -64,24 +63,7 @@ def test_a_worker_killed_mid_bulk_send_leaves_every_message_sent_exactly_once(
     assert never_handed, "the kill landed after the batch's last wave"
 
     start_worker(processes, env, "drill-worker-2")
-    sweeps = []
-
-    def settled():
-        """Sweep (as the cron does, on the worker) until nothing is pending and every message the
-        provider has is recorded sent."""
-        if sweeps and not (sweeps[-1].is_finished or sweeps[-1].is_failed):
-            return False
-        assert not (sweeps and sweeps[-1].is_failed), sweeps[-1].latest_result().exc_string
-        received = {m["to"] for m in stub.received()}
-        pending = messages.filter(
-            Q(status__in=[Status.QUEUED, Status.SENDING]) | Q(status=Status.UNKNOWN, to_number__in=received)
-        )
-        if not pending.exists():
-            return True
-        sweeps.append(django_rq.get_queue("default").enqueue(dispatch.sweep))
-        return False
-
-    harness.wait_until(settled, timeout=45, every=0.2, what="the sweep to settle every message", logs=processes)
+    sweep_until_settled(messages, stub, processes)
 
     counts = stub.count_by_to()
     sids = {m["to"]: m["sid"] for m in stub.received()}
