@@ -9,23 +9,16 @@ process a drill starts is stopped before that flush (the fixtures below are torn
 so no connection of theirs is left to block it or the final DROP DATABASE."""
 
 import os
-import sys
 
-import django_rq
 import pytest
-import redis
+from django.conf import settings as django_settings
 from django.db import connection
-from django.db.models import Q
 
-from messaging import dispatch
-from messaging.models import Status
 from tests.drills import harness
 
 
 def pytest_collection_modifyitems(config, items):
-    from django.conf import settings
-
-    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    if django_settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         return
     skip = pytest.mark.skip(
         reason="fault drills need PostgreSQL: run them with DATABASE_URL=postgres://… make test-drills "
@@ -82,7 +75,8 @@ def app_env(drill_redis):
         env = {
             **os.environ,
             "DEBUG": "0",
-            "SECRET_KEY": "drill-secret-key-" + "x" * 40,
+            # This process's key: a session it creates (force_login) is valid in the server.
+            "SECRET_KEY": django_settings.SECRET_KEY,
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "SECURE_SSL_REDIRECT": "0",
             "SECURE_COOKIES": "0",
@@ -114,57 +108,3 @@ def drill_settings(settings, drill_redis):
     settings.RQ_QUEUES = {name: {**config, "URL": drill_redis.url} for name, config in settings.RQ_QUEUES.items()}
     settings.REDIS_URL = drill_redis.url
     return settings
-
-
-def start_worker(processes, env: dict, name: str) -> harness.Proc:
-    """An rq worker as production runs it (both lanes and `default`, where the sweep runs), ready
-    once it has registered in Redis. Without --with-scheduler: nothing drilled is delayed work."""
-    proc = processes.start(
-        name,
-        harness.manage("rqworker", "dispatch_person", "dispatch", "default", "--name", name,
-                       "--worker-class", "messaging.worker.Worker"),
-        env,
-    )  # fmt: skip
-    client = redis.Redis.from_url(env["REDIS_URL"])
-    harness.wait_until(
-        lambda: client.sismember("rq:workers", f"rq:worker:{name}") or not proc.alive,
-        timeout=30, what=f"worker {name} to register", logs=processes,
-    )  # fmt: skip
-    assert proc.alive, processes.tails()
-    return proc
-
-
-def start_web(processes, env: dict, port: int) -> harness.Proc:
-    """gunicorn serving config.wsgi as in production (gthread), ready once /healthz answers 200."""
-    proc = processes.start(
-        "web",
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-         "--worker-class", "gthread", "--threads", "4", "--timeout", "60"],
-        env,
-    )  # fmt: skip
-    harness.wait_until(lambda: harness.healthy(port) or not proc.alive, timeout=30, what="gunicorn", logs=processes)
-    assert proc.alive, processes.tails()
-    return proc
-
-
-def sweep_until_settled(messages, stub, processes, *, timeout: float = 45) -> int:
-    """Run the sweep as the cron does (an RQ job on `default`, run by a worker with the drill's
-    SMS_CLAIM_STALE_SECONDS), one after another, until none of `messages` is queued or sending
-    and every one the stub received is no longer `unknown`. Returns how many sweeps it took."""
-    sweeps = []
-
-    def settled():
-        if sweeps and not (sweeps[-1].is_finished or sweeps[-1].is_failed):
-            return False
-        assert not (sweeps and sweeps[-1].is_failed), sweeps[-1].latest_result().exc_string
-        received = {m["to"] for m in stub.received()}
-        pending = messages.filter(
-            Q(status__in=[Status.QUEUED, Status.SENDING]) | Q(status=Status.UNKNOWN, to_number__in=received)
-        )
-        if not pending.exists():
-            return True
-        sweeps.append(django_rq.get_queue("default").enqueue(dispatch.sweep))
-        return False
-
-    harness.wait_until(settled, timeout=timeout, every=0.2, what="the sweep to settle every message", logs=processes)
-    return len(sweeps)

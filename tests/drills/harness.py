@@ -1,6 +1,6 @@
 """What the fault drills run: real processes (redis-server, the Twilio stub, rq workers, gunicorn)
 that a drill can kill -9 together with what they forked (a worker's work-horse), and a TCP
-proxy that can cut the app off from PostgreSQL. Stdlib only, besides redis-py.
+proxy that can cut the app off from PostgreSQL.
 
 Every wait is a poll with a deadline (`wait_until`), never a fixed sleep: the drills assert what
 the system guarantees, not how fast it is."""
@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+import django_rq
 import redis
+from django.db import connection
+from django.db.models import Q
+
+from messaging import dispatch
+from messaging.models import Status
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_SERVER = os.environ.get("DRILL_REDIS_SERVER", "/usr/bin/redis-server")
@@ -86,8 +92,6 @@ def database_url(settings_dict: dict, *, host: str | None = None, port: int | No
 
 def other_sessions() -> int:
     """Sessions on this test's database other than this process's own."""
-    from django.db import connection
-
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                        "AND pid <> pg_backend_pid()")  # fmt: skip
@@ -134,11 +138,12 @@ class Proc:
     def alive(self) -> bool:
         return self.popen.poll() is None
 
-    def crash(self) -> None:
+    def crash(self, tree: list[int] | None = None) -> None:
         """kill -9 of the process and everything it forked (a worker and its work-horse), as the
         OOM killer or a lost machine would: all frozen first, so none of them reacts to the
-        others' death, then killed. Nothing gets to clean up."""
-        tree = process_tree(self.popen.pid)
+        others' death, then killed. Nothing gets to clean up. `tree` (from `process_tree`, read
+        beforehand) makes the freeze immediate: reading /proc takes milliseconds."""
+        tree = tree or process_tree(self.popen.pid)
         signal_all(tree, signal.SIGSTOP)
         signal_all(tree, signal.SIGKILL)
         self.popen.wait(timeout=10)
@@ -189,6 +194,66 @@ class Processes:
 
 def manage(*args: str) -> list[str]:
     return [sys.executable, "manage.py", *args]
+
+
+# --- The app's processes --------------------------------------------------------------------
+
+
+def start_worker(processes, env: dict, name: str) -> Proc:
+    """An rq worker as production runs it (both lanes and `default`, where the sweep runs), ready
+    once it has registered in Redis. Without --with-scheduler: nothing drilled is delayed work."""
+    proc = processes.start(
+        name,
+        manage("rqworker", "dispatch_person", "dispatch", "default", "--name", name,
+               "--worker-class", "messaging.worker.Worker"),
+        env,
+    )  # fmt: skip
+    client = redis.Redis.from_url(env["REDIS_URL"])
+    wait_until(
+        lambda: client.sismember("rq:workers", f"rq:worker:{name}") or not proc.alive,
+        timeout=30, what=f"worker {name} to register", logs=processes,
+    )  # fmt: skip
+    assert proc.alive, processes.tails()
+    return proc
+
+
+def start_web(processes, env: dict, port: int) -> Proc:
+    """gunicorn serving config.wsgi as in production (gthread), ready once /healthz answers 200."""
+    proc = processes.start(
+        "web",
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+         "--worker-class", "gthread", "--threads", "4", "--timeout", "60",
+         # gunicorn 27's control socket defaults to one path per user (~/.gunicorn/gunicorn.ctl),
+         # shared with any other gunicorn on the machine; the drill does not use it.
+         "--no-control-socket"],
+        env,
+    )  # fmt: skip
+    wait_until(lambda: healthy(port) or not proc.alive, timeout=30, what="gunicorn", logs=processes)
+    assert proc.alive, processes.tails()
+    return proc
+
+
+def sweep_until_settled(messages, stub, processes, *, timeout: float = 45) -> int:
+    """Run the sweep as the cron does (an RQ job on `default`, run by a worker with the drill's
+    SMS_CLAIM_STALE_SECONDS), one after another, until none of `messages` is queued or sending
+    and every one the stub received is no longer `unknown`. Returns how many sweeps it took."""
+    sweeps = []
+
+    def settled():
+        if sweeps and not (sweeps[-1].is_finished or sweeps[-1].is_failed):
+            return False
+        assert not (sweeps and sweeps[-1].is_failed), sweeps[-1].latest_result().exc_string
+        received = {m["to"] for m in stub.received()}
+        pending = messages.filter(
+            Q(status__in=[Status.QUEUED, Status.SENDING]) | Q(status=Status.UNKNOWN, to_number__in=received)
+        )
+        if not pending.exists():
+            return True
+        sweeps.append(django_rq.get_queue("default").enqueue(dispatch.sweep))
+        return False
+
+    wait_until(settled, timeout=timeout, every=0.2, what="the sweep to settle every message", logs=processes)
+    return len(sweeps)
 
 
 # --- Redis ----------------------------------------------------------------------------------

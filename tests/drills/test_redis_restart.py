@@ -15,7 +15,6 @@ from django.db.models import Count
 from messaging import keys
 from messaging.models import Contact, Message, Status
 from tests.drills import harness
-from tests.drills.conftest import start_web, start_worker, sweep_until_settled
 
 pytestmark = [pytest.mark.drill, pytest.mark.django_db(transaction=True)]
 
@@ -88,8 +87,8 @@ def test_sends_during_a_redis_restart_are_refused_with_503_or_sent_exactly_once(
     port = harness.free_port(taken=ports)
     ports.add(port)
     env = app_env(TWILIO_API_BASE_URL=stub.url, PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")
-    worker = start_worker(processes, env, "drill-worker")
-    web = start_web(processes, env, port)
+    worker = harness.start_worker(processes, env, "drill-worker")
+    web = harness.start_web(processes, env, port)
 
     messages = Message.objects.filter(sub_account=world.a1, direction="outbound")
 
@@ -126,7 +125,7 @@ def test_sends_during_a_redis_restart_are_refused_with_503_or_sent_exactly_once(
         assert r.answer.json()["code"] == "service_unavailable" and int(r.answer.headers["retry-after"]) > 0
     assert clients.answered_between(down, coming_back), "nothing was answered while Redis was down"
 
-    sweeps = sweep_until_settled(messages, stub, processes)
+    sweeps = harness.sweep_until_settled(messages, stub, processes)
 
     counts = stub.count_by_to()
     sids = {m["to"]: m["sid"] for m in stub.received()}

@@ -10,7 +10,6 @@ from django.db.models import Count, Q
 from messaging import bulk
 from messaging.models import Contact, Message, MessageEvent, Status
 from tests.drills import harness
-from tests.drills.conftest import start_worker, sweep_until_settled
 
 pytestmark = [pytest.mark.drill, pytest.mark.django_db(transaction=True)]
 
@@ -23,14 +22,15 @@ def phone(i: int) -> str:
 
 
 def wave_in_flight(messages, stub):
-    """A wave handed off, every message of it at the provider and none of their answers
-    recorded yet — with at least one more wave of the claimed batch still waiting."""
+    """A wave handed off, every message of it at the provider and none of their answers recorded
+    yet — and more of the claimed batch still waiting for their wave."""
     counts = messages.aggregate(
         sent=Count("pk", filter=Q(status=Status.SENT)),
         handed=Count("pk", filter=Q(status=Status.SENDING, handed_at__isnull=False)),
+        waiting=Count("pk", filter=Q(status=Status.SENDING, handed_at__isnull=True)),
     )
     sent, handed = counts["sent"], counts["handed"]
-    return handed > 0 and sent + handed <= BATCH - WAVE and len(stub.received()) >= sent + handed
+    return handed > 0 and counts["waiting"] > 0 and len(stub.received()) >= sent + handed
 
 
 def test_a_worker_killed_mid_bulk_send_leaves_every_message_sent_exactly_once(
@@ -41,7 +41,7 @@ def test_a_worker_killed_mid_bulk_send_leaves_every_message_sent_exactly_once(
         Contact(sub_account=world.a1, phone=phone(i), consent="granted") for i in range(MESSAGES)
     )
     env = app_env(TWILIO_API_BASE_URL=stub.url, SMS_DISPATCH_BATCH=str(BATCH), SMS_MAX_CONCURRENCY=str(WAVE))
-    first = start_worker(processes, env, "drill-worker-1")
+    first = harness.start_worker(processes, env, "drill-worker-1")
 
     send = bulk.bulk_send_start(
         sub_account=world.a1, user=world.a1_owner, body="Drill: the clinic opens at 9 tomorrow.",
@@ -50,9 +50,14 @@ def test_a_worker_killed_mid_bulk_send_leaves_every_message_sent_exactly_once(
     messages = Message.objects.filter(bulk_send=send)
     assert messages.count() == MESSAGES
 
-    harness.wait_until(lambda: wave_in_flight(messages, stub), timeout=30, every=0.002,
+    # The work-horse exists once a wave has been handed off; its pid is read now so that the
+    # kill follows the moment below at once.
+    harness.wait_until(messages.filter(handed_at__isnull=False).exists, timeout=30, every=0.002,
+                       what="the first hand-off", logs=processes)  # fmt: skip
+    worker_and_horse = harness.process_tree(first.popen.pid)
+    harness.wait_until(lambda: wave_in_flight(messages, stub), timeout=30, every=0.001,
                        what="a wave in flight at the provider", logs=processes)  # fmt: skip
-    first.crash()
+    first.crash(worker_and_horse)
     # Its last statement (a wave's outcome being committed, say) is done or rolled back once the
     # server has let go of its connections: only then is what it left behind known.
     harness.wait_until(lambda: harness.other_sessions() == 0, timeout=15, what="the killed worker's sessions to end")
@@ -62,8 +67,8 @@ def test_a_worker_killed_mid_bulk_send_leaves_every_message_sent_exactly_once(
     assert in_flight, "the kill landed between waves: nothing was in flight"
     assert never_handed, "the kill landed after the batch's last wave"
 
-    start_worker(processes, env, "drill-worker-2")
-    sweep_until_settled(messages, stub, processes)
+    harness.start_worker(processes, env, "drill-worker-2")
+    harness.sweep_until_settled(messages, stub, processes)
 
     counts = stub.count_by_to()
     sids = {m["to"]: m["sid"] for m in stub.received()}
