@@ -27,12 +27,16 @@ SID = "SM" + "0d7111" * 5 + "00"
 
 
 @pytest.fixture(scope="module")
-def static_manifest():
+def static_root(tmp_path_factory) -> str:
     """Pages are served as in production (DEBUG off: the manifest storage), so the static files
-    are collected first, as a deploy does (README: Running in production)."""
-    env = {**os.environ, "DEBUG": "0", "SECRET_KEY": "drill-" + "x" * 50, "REDIS_URL": "redis://127.0.0.1:9/0"}
+    are collected first, as a deploy does (README: Running in production) — into a directory of
+    the drill's own, never the checkout's staticfiles/."""
+    root = str(tmp_path_factory.mktemp("static"))
+    env = {**os.environ, "DEBUG": "0", "SECRET_KEY": "drill-" + "x" * 50, "REDIS_URL": "redis://127.0.0.1:9/0",
+           "STATIC_ROOT": root}  # fmt: skip
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=harness.ROOT, env=env,
                    check=True, capture_output=True)  # fmt: skip
+    return root
 
 
 @pytest.fixture
@@ -47,7 +51,7 @@ def proxy(ports):
 
 
 def test_a_database_outage_answers_503_and_the_app_recovers_by_itself(
-    world, processes, ports, proxy, app_env, static_manifest
+    world, processes, ports, proxy, app_env, static_root
 ):
     _, raw_key = keys.api_key_create(sub_account=world.a1, name="drill")
     delivered_later = world.message_of(world.a1_contact, status=Status.SENT, provider_sid=SID, failure_reason="")
@@ -61,7 +65,8 @@ def test_a_database_outage_answers_503_and_the_app_recovers_by_itself(
     port = harness.free_port(taken=ports)
     ports.add(port)
     public = f"http://127.0.0.1:{port}"
-    env = app_env(DATABASE_URL=harness.database_url(connection.settings_dict, port=proxy.port), PUBLIC_BASE_URL=public)
+    database = harness.database_url(connection.settings_dict, port=proxy.port)
+    env = app_env(DATABASE_URL=database, PUBLIC_BASE_URL=public, STATIC_ROOT=static_root)
     web = harness.start_web(processes, env, port)
     gunicorn_workers = harness.process_tree(web.popen.pid)
 
