@@ -78,8 +78,7 @@ def app_env(drill_redis):
             # This process's key: a session it creates (force_login) is valid in the server.
             "SECRET_KEY": django_settings.SECRET_KEY,
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "SECURE_SSL_REDIRECT": "0",
-            "SECURE_COOKIES": "0",
+            "HTTPS": "0",  # plain HTTP on loopback, as make run
             "DATABASE_URL": harness.database_url(connection.settings_dict),
             "REDIS_URL": drill_redis.url,
             "SMS_BACKEND": "twilio",

@@ -90,11 +90,12 @@ def database_url(settings_dict: dict, *, host: str | None = None, port: int | No
     return f"postgres://{credentials}{host}:{port}/{quote(settings_dict['NAME'], safe='')}"
 
 
-def other_sessions() -> int:
-    """Sessions on this test's database other than this process's own."""
+def sessions_of(name: str) -> int:
+    """Sessions on this test's database opened by the processes started as `name` (each gets
+    PGAPPNAME=name, which libpq sends as its application_name)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                       "AND pid <> pg_backend_pid()")  # fmt: skip
+                       "AND application_name = %s", [name])  # fmt: skip
         return cursor.fetchone()[0]
 
 
@@ -165,6 +166,7 @@ class Processes:
     procs: list[Proc] = field(default_factory=list)
 
     def start(self, name: str, argv: list[str], env: dict) -> Proc:
+        env = env | {"PGAPPNAME": name}  # its database sessions are known by it (`sessions_of`)
         log = self.directory / f"{name}.log"
         with open(log, "ab") as out:  # the child keeps its own descriptor
             popen = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -218,16 +220,11 @@ def start_worker(processes, env: dict, name: str) -> Proc:
 
 
 def start_web(processes, env: dict, port: int) -> Proc:
-    """gunicorn serving config.wsgi as in production (gthread), ready once /healthz answers 200."""
-    proc = processes.start(
-        "web",
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-         "--worker-class", "gthread", "--threads", "4", "--timeout", "60",
-         # gunicorn 27's control socket defaults to one path per user (~/.gunicorn/gunicorn.ctl),
-         # shared with any other gunicorn on the machine; the drill does not use it.
-         "--no-control-socket"],
-        env,
-    )  # fmt: skip
+    """gunicorn with the production settings (config/gunicorn.conf.py: gthread, the database
+    pool per process), one process of four threads; ready once /healthz answers 200."""
+    web_env = env | {"PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": "1", "WEB_THREADS": "4",
+                     "WEB_ACCESS_LOG": ""}  # fmt: skip
+    proc = processes.start("web", [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py"], web_env)
     wait_until(lambda: healthy(port) or not proc.alive, timeout=30, what="gunicorn", logs=processes)
     assert proc.alive, processes.tails()
     return proc
@@ -348,7 +345,7 @@ class Answer:
 
 
 def http_request(port: int, method: str, path: str, *, body: bytes | None = None, headers=None,
-                 timeout: float = 10) -> Answer:  # fmt: skip
+                 timeout: float = 30) -> Answer:  # fmt: skip
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request(method, path, body=body, headers={"Host": "127.0.0.1", **(headers or {})})

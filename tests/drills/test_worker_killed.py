@@ -63,7 +63,8 @@ def test_a_worker_killed_mid_bulk_send_leaves_every_message_sent_exactly_once(
     first.crash(worker_and_horse)
     # Its last statement (a wave's outcome being committed, say) is done or rolled back once the
     # server has let go of its connections: only then is what it left behind known.
-    harness.wait_until(lambda: harness.other_sessions() == 0, timeout=15, what="the killed worker's sessions to end")
+    harness.wait_until(lambda: harness.sessions_of(first.name) == 0, timeout=15,
+                       what="the killed worker's sessions to end")  # fmt: skip
 
     in_flight = set(messages.filter(status=Status.SENDING, handed_at__isnull=False).values_list("pk", flat=True))
     never_handed = set(messages.filter(status=Status.SENDING, handed_at__isnull=True).values_list("pk", flat=True))
