@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run dev test test-browser lint format check-migrations ci clean
+.PHONY: run dev test test-browser test-drills lint format check-migrations ci clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=python3.x).")'
@@ -37,11 +37,17 @@ dev: $(VENV)/.installed
 # Unit, integration and view tests. With no DATABASE_URL/REDIS_URL: SQLite and an embedded
 # Redis of its own (.redis-test), so it never touches `make run`'s data.
 test: $(VENV)/.installed
-	EMBEDDED_REDIS_DIR=.redis-test $(PY) -m pytest -q -m "not browser" $(PYTEST_ARGS)
+	EMBEDDED_REDIS_DIR=.redis-test $(PY) -m pytest -q -m "not browser and not drill" $(PYTEST_ARGS)
 
 # Playwright driving Debian's chromium (/usr/bin/chromium); never a browser download.
 test-browser: $(VENV)/.installed
 	EMBEDDED_REDIS_DIR=.redis-test $(PY) -m pytest -q -m browser $(PYTEST_ARGS)
+
+# Fault drills (tests/drills, docs/ARCHITECTURE.md): real workers, gunicorn, redis-server and the
+# Twilio stub, killed and cut off. PostgreSQL only (DATABASE_URL=postgres://…; skipped otherwise);
+# each drill starts a Redis of its own. DRILL_PORTS=8105-8110 keeps their servers in a range.
+test-drills: $(VENV)/.installed
+	EMBEDDED_REDIS_DIR=.redis-test $(PY) -m pytest -q -rs -m drill $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

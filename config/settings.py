@@ -99,12 +99,15 @@ DATABASES = {
 }
 # Connections per process on PostgreSQL: psycopg's pool, shared by the process's threads. The
 # default maximum is the web server's threads per process (config/gunicorn.conf.py reads the same
-# WEB_THREADS), so a request thread never waits for a connection; DB_POOL_TIMEOUT is how long one
-# would wait before failing. DB_POOL_MAX_SIZE=0 turns the pool off (e.g. behind PgBouncer).
-# Sizing: docs/ARCHITECTURE.md ("Connections").
+# WEB_THREADS), so a request thread never waits for a free connection; DB_POOL_TIMEOUT is how
+# long one would wait before failing — and how long every request waits for its 503 while the
+# database cannot be reached (the pool has no connection to give): short, so a client sees the
+# 503 + Retry-After rather than its own timeout (the fault drill measured 10 s a request at 10).
+# DB_POOL_MAX_SIZE=0 turns the pool off (e.g. behind PgBouncer). Sizing: docs/ARCHITECTURE.md
+# ("Connections").
 DB_POOL_MIN_SIZE = int(os.environ.get("DB_POOL_MIN_SIZE", "1"))
 DB_POOL_MAX_SIZE = int(os.environ.get("DB_POOL_MAX_SIZE", os.environ.get("WEB_THREADS", "4")))
-DB_POOL_TIMEOUT = float(os.environ.get("DB_POOL_TIMEOUT", "10"))
+DB_POOL_TIMEOUT = float(os.environ.get("DB_POOL_TIMEOUT", "3"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL_MAX_SIZE > 0:
     # Django refuses persistent connections with a pool: closing a connection returns it.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -253,7 +256,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
