@@ -372,9 +372,8 @@ def _dispatch(claimed: list[Message], lane: str) -> int:
     callback = settings.PUBLIC_BASE_URL + reverse("twilio_status")
     width = max(1, settings.SMS_MAX_CONCURRENCY)
     sent = 0
-    for start in range(0, len(ready), width):
-        wave = ready[start : start + width]
-        if start:  # a batch takes a while: what changed since it began (a suspension, 21:00) counts
+    for number, wave in enumerate(waves_of(ready, width)):
+        if number:  # a batch takes a while: what changed since it began (a suspension, 21:00) counts
             now = timezone.now()
             wave = hold_for_quiet_hours(recheck(wave), now)
         wave = hand_off(wave, timezone.now())
@@ -384,6 +383,23 @@ def _dispatch(claimed: list[Message], lane: str) -> int:
         if lane == BULK:
             _serve_person_lane()
     return sent
+
+
+def waves_of(messages: list[Message], width: int):
+    """Waves of at most `width` messages, each contact at most once a wave: the calls of a wave
+    run at the same time, so two messages to one person (a workflow's "send, send") would
+    otherwise reach the carrier in either order. A later one waits for the next wave."""
+    pending = sorted(messages, key=lambda m: m.created_at)
+    while pending:
+        wave, contacts, later = [], set(), []
+        for m in pending:
+            if len(wave) < width and m.contact_id not in contacts:
+                wave.append(m)
+                contacts.add(m.contact_id)
+            else:
+                later.append(m)
+        yield wave
+        pending = later
 
 
 def _serve_person_lane() -> None:

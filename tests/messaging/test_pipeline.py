@@ -304,3 +304,15 @@ def test_api_send_while_redis_is_down_is_201_queued_and_the_sweep_sends_it_later
     run_jobs()
     assert [s.to for s in memory_provider.outbox] == [world.a1_contact.phone]
     assert Message.objects.get().status == Status.SENT
+
+
+def test_two_messages_to_one_contact_never_share_a_wave_and_go_in_the_order_written(world, settings, memory_provider):
+    """A wave's calls run at once: the second message to a person waits for the next wave."""
+    settings.SMS_MAX_CONCURRENCY = 10
+    world.ramp_at_top(world.a1)
+    first = services.message_send_one(sub_account=world.a1, contact=world.a1_contact, body="One", source="one_to_one")
+    second = services.message_send_one(sub_account=world.a1, contact=world.a1_contact, body="Two", source="one_to_one")
+    waves = list(dispatch.waves_of(list(Message.objects.filter(pk__in=[second.pk, first.pk])), 10))
+    assert [[m.pk for m in wave] for wave in waves] == [[first.pk], [second.pk]]
+    dispatch.dispatch_batch([str(second.pk), str(first.pk)])
+    assert [sms.message_id for sms in memory_provider.outbox] == [str(first.pk), str(second.pk)]
