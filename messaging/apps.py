@@ -7,6 +7,8 @@ class MessagingConfig(AppConfig):
     name = "messaging"
 
     def ready(self):
+        from messaging import lookups  # noqa: F401 - registers `__any` (importing it is the registration)
+
         checks.register(sms_backend_check, checks.Tags.compatibility, deploy=True)
 
 

@@ -209,7 +209,7 @@ def recheck(messages: list[Message]) -> list[Message]:
     in_force = suspensions.suspensions_in_force({m.sub_account_id for m in messages}, timezone.now())
     states = dict(
         (pk, (dnd, consent))
-        for pk, dnd, consent in Contact.objects.filter(pk__in={m.contact_id for m in messages}).values_list(
+        for pk, dnd, consent in Contact.objects.filter(pk__any=list({m.contact_id for m in messages})).values_list(
             "pk", "dnd", "consent"
         )
     )

@@ -59,7 +59,7 @@ def messages_send(
     ids = [c.pk for c in contacts]
     states = {
         pk: (dnd, consent)
-        for pk, dnd, consent in Contact.objects.filter(pk__in=ids).values_list("pk", "dnd", "consent")
+        for pk, dnd, consent in Contact.objects.filter(pk__any=ids).values_list("pk", "dnd", "consent")
     }
     texted_before = already_texted(ids)
     # R8: a temporary suspension in force refuses bulk, workflow and campaign messages.
@@ -138,7 +138,7 @@ def already_texted(contact_ids) -> set:
     for start in range(0, len(contact_ids), 5000):
         chunk = contact_ids[start : start + 5000]
         found |= set(
-            Message.objects.filter(contact_id__in=chunk)
+            Message.objects.filter(contact_id__any=chunk)
             .outbound()
             .not_failed()
             .values_list("contact_id", flat=True)
@@ -190,4 +190,4 @@ def _touch_conversations(contact_ids, body: str, now):
     ids = sorted(set(contact_ids))
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
-        Contact.objects.filter(pk__in=chunk).update(last_message_at=now, last_message_preview=body[:120])
+        Contact.objects.filter(pk__any=chunk).update(last_message_at=now, last_message_preview=body[:120])
