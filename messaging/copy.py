@@ -22,10 +22,10 @@ def insert(model, fields: list[str], rows: list[tuple]) -> None:
             copy.write_row(row)
 
 
-def insert_objects(objs: list, *, exclude=("id",)) -> None:
-    """Insert model instances built in memory (their primary keys set by the caller or left to
-    the database when listed in `exclude`)."""
+def insert_objects(objs: list) -> None:
+    """Insert model instances built in memory, every column as it is on the instance (their
+    primary keys included: set by the field's default when they were built)."""
     if not objs:
         return
-    fields = [f.attname for f in objs[0]._meta.concrete_fields if f.attname not in exclude]
+    fields = [f.attname for f in objs[0]._meta.concrete_fields]
     insert(type(objs[0]), fields, [tuple(getattr(obj, name) for name in fields) for obj in objs])

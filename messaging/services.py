@@ -12,6 +12,7 @@ from compliance.policy import get_policy
 from messaging import copy
 from messaging.dispatch import dispatch_due_soon, lane_of
 from messaging.models import Contact, Direction, Message, MessageEvent, PhoneNumber, Source, Status
+from messaging.transitions import EVENT_FIELDS
 
 
 class MessagingError(Exception):
@@ -119,11 +120,12 @@ def messages_send(
                 reason = limits.ramp_refusal(source=source, wanted=len(allowed), sentence=ramp_sentence or sentence)
                 for m in allowed[granted:]:
                     m.status, m.failure_reason, m.final_at, m.hold = Status.FAILED, reason, now, None
-        copy.insert_objects(messages, exclude=())
+        copy.insert_objects(messages)
         copy.insert(
-            MessageEvent, ["message_id", "sub_account_id", "status", "error_code", "detail", "source", "created_at"],
+            MessageEvent,
+            EVENT_FIELDS,
             [(m.pk, sub_account.pk, m.status, "", m.failure_reason, "app", now) for m in messages],
-        )  # fmt: skip
+        )
         for m in messages:
             m._state.adding = False  # stored: a later save() updates the row
         if any(m.status == Status.QUEUED for m in messages) and (send_after is None or send_after <= now):
