@@ -361,7 +361,7 @@ def run_api_burst(label, *, sub, env, workers, log_dir, timeout) -> Result:
     return Result(label, API_SENDS, elapsed, send_call, outcome_of(sub), complete and codes == {201: API_SENDS}, notes)
 
 
-def run_queries(label, *, sub, contacts) -> Result:
+def run_queries(label, *, sub, contacts, show=False) -> Result:
     """Statements of dispatch and of the send call, counted in this process (COPY statements,
     which Django's query capture does not see, are counted by wrapping `copy.insert`)."""
     from unittest import mock
@@ -379,10 +379,14 @@ def run_queries(label, *, sub, contacts) -> Result:
         copies[0] += 1
         return original(*args, **kwargs)
 
-    def statements(run):
+    def statements(run, what=""):
         copies[0] = 0
         with CaptureQueriesContext(connection) as captured, mock.patch.object(copy, "insert", counted):
             result = run()
+        if show and what:
+            print(f"--- {what}: {len(captured)} statements and {copies[0]} COPY")
+            for query in captured:
+                print("  " + query["sql"][:160])
         return len(captured) + copies[0], result
 
     reset(sub)
@@ -392,7 +396,7 @@ def run_queries(label, *, sub, contacts) -> Result:
     )
     with _memory_backend():
         start = time.perf_counter()
-        dispatching, result = statements(lambda: dispatch.dispatch_due(dispatch.BULK))
+        dispatching, result = statements(lambda: dispatch.dispatch_due(dispatch.BULK), "dispatch")
         elapsed = time.perf_counter() - start
         single_call, _ = statements(
             lambda: services.message_send_one(sub_account=sub, contact=contacts[600], body="Hi", source="one_to_one")
@@ -459,6 +463,7 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, help="SMS_DISPATCH_BATCH (default: the setting, 500)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset of: %(default)s")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per scenario before giving up")
+    parser.add_argument("--show-statements", action="store_true", help="queries: print the dispatch run's statements")
     args = parser.parse_args(argv)
     chosen = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     if unknown := set(chosen) - set(SCENARIOS):
@@ -490,7 +495,7 @@ def main(argv=None):
                 common = dict(sub=sub, env=env, workers=args.workers, log_dir=log_dir, timeout=args.timeout)
                 try:
                     if name == "queries":
-                        results.append(run_queries(name, sub=sub, contacts=contacts))
+                        results.append(run_queries(name, sub=sub, contacts=contacts, show=args.show_statements))
                     elif name == "person-during-bulk":
                         results.append(run_person_during_bulk(name, contacts=contacts, people=people, **common))
                     elif name == "api-burst":

@@ -57,6 +57,23 @@ def count_sent(*, sub_account_id, source: str, now, count: int = 1) -> None:
         _bump(RateBucket, {"sub_account_id": sub_account_id, "hour": rates.hour_of(now)}, outbound=count)
 
 
+def count_sent_sql(relation: str) -> tuple[str, list]:
+    """`count_sent` for a set of rows, as SQL for PostgreSQL: the INSERT … ON CONFLICT that adds
+    the rows of `relation` (columns sub_account_id, source, sent_at: e.g. the RETURNING of the
+    statement that records them sent, as a common table expression) to their hours' outbound
+    counters — for a caller that records a wave in one statement. The same rule as count_sent
+    (keyword replies are not counted); buckets in (sub-account, hour) order, the order two
+    writers of several buckets take their locks in."""
+    table = RateBucket._meta.db_table
+    sql = (
+        f"INSERT INTO {table} (sub_account_id, hour, outbound, finalized, delivered, undelivered, opt_outs) "  # noqa: S608 - our names
+        f"SELECT sub_account_id, date_trunc('hour', sent_at, 'UTC'), count(*), 0, 0, 0, 0 FROM {relation} "
+        "WHERE NOT (source = ANY(%s)) GROUP BY 1, 2 ORDER BY 1, 2 "
+        f"ON CONFLICT (sub_account_id, hour) DO UPDATE SET outbound = {table}.outbound + EXCLUDED.outbound"
+    )
+    return sql, [list(get_policy().COMPLIANCE_SOURCES)]
+
+
 def count_final(*, sub_account_id, source: str, status: str, error_code: str, now) -> None:
     """A final carrier status (delivered / undelivered) was applied to a sent message. Call in
     the transaction that applies it; evaluates the rates at once (R8: as receipts arrive)."""

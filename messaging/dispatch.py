@@ -20,8 +20,9 @@ Each batch:
    per message.
 3. Hand the wave off (the point after which an opt-out no longer stops it) and refresh the
    claim's heartbeat, then call the provider with no transaction open, the whole wave in flight.
-4. Record the outcomes of the wave: the accepted ones in one statement, the events in one
-   insert, the R8 counter once per sub-account, the receipts that raced ahead applied.
+4. Record the outcomes of the wave: on PostgreSQL the accepted ones, their events and the R8
+   counters in one statement, then the receipts that raced ahead applied. Pipelined: a wave is
+   recorded while the next wave's calls are in flight.
 
 A worker killed mid-batch leaves rows in `sending` whose heartbeat stops: after
 SMS_CLAIM_STALE_SECONDS the sweep puts those never handed off back in the queue and marks the
@@ -344,6 +345,8 @@ def record_wave(outcomes: list[tuple[Message, object]]) -> None:
     """The provider's answers for one wave, each recorded only if its row is still `sending`:
     the accepted ones together (`messages_record_sent`: one statement, one insert of events,
     the R8 counters once), then the receipts that raced ahead of them."""
+    if not outcomes:
+        return
     now = timezone.now()
     accepted = []
     for message, outcome in outcomes:
@@ -365,24 +368,52 @@ def record_wave(outcomes: list[tuple[Message, object]]) -> None:
 
 
 def _dispatch(claimed: list[Message], lane: str) -> int:
-    """Send a claimed batch, wave by wave. Returns how many were handed to the provider."""
+    """Send a claimed batch, wave by wave, pipelined: a wave's outcomes are recorded while the
+    next wave's calls are in flight, so recording hides behind the provider's answer time. The
+    next wave waits for the previous one's last answer (a contact's second message never
+    overtakes its first), then is re-checked and handed off right before its calls, as if
+    nothing overlapped: a pause or a suspension stops everything after the wave on its way.
+    Returns how many were handed to the provider."""
     now = timezone.now()
     ready = reserve_deferred(hold_for_quiet_hours(recheck(claimed), now), now)
     provider = get_provider()
     callback = settings.PUBLIC_BASE_URL + reverse("twilio_status")
     width = max(1, settings.SMS_MAX_CONCURRENCY)
     sent = 0
-    for number, wave in enumerate(waves_of(ready, width)):
-        if number:  # a batch takes a while: what changed since it began (a suspension, 21:00) counts
-            now = timezone.now()
-            wave = hold_for_quiet_hours(recheck(wave), now)
-        wave = hand_off(wave, timezone.now())
-        outgoing = [OutgoingSms(str(m.pk), m.to_number, m.from_number, m.body_sent, callback) for m in wave]
-        record_wave(list(zip(wave, provider.send_many(outgoing, width=width), strict=True)))
-        sent += len(wave)
-        if lane == BULK:
-            _serve_person_lane()
+    flying = None  # (wave, future of its outcomes)
+    try:
+        for number, wave in enumerate(waves_of(ready, width)):
+            landed, flying = _landed(flying), None
+            if number:  # a batch takes a while: what changed since it began (a suspension, 21:00) counts
+                if lane == BULK:
+                    _serve_person_lane()
+                wave = hold_for_quiet_hours(recheck(wave), timezone.now())
+            wave = hand_off(wave, timezone.now())
+            if wave:
+                outgoing = [OutgoingSms(str(m.pk), m.to_number, m.from_number, m.body_sent, callback) for m in wave]
+                flying = (wave, provider.start_many(outgoing, width=width))
+                sent += len(wave)
+            record_wave(landed)
+        last, flying = _landed(flying), None
+        record_wave(last)
+    except BaseException:
+        # Whatever failed, the calls already made are recorded if the database lets us; if not,
+        # their rows stay `sending` with a stopped heartbeat, and the sweep reconciles them.
+        if flying:
+            try:
+                record_wave(_landed(flying))
+            except Exception:  # noqa: BLE001 - the original error is the one to raise
+                log.exception("could not record a wave in flight when dispatch failed")
+        raise
     return sent
+
+
+def _landed(flying) -> list[tuple[Message, object]]:
+    """The outcomes of the wave in flight, waiting for its last answer."""
+    if flying is None:
+        return []
+    wave, outcomes = flying
+    return list(zip(wave, outcomes.result(), strict=True))
 
 
 def waves_of(messages: list[Message], width: int):

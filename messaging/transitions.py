@@ -117,11 +117,23 @@ def messages_record_sent(sent: list[tuple[Message, str, object]], *, from_status
     """The provider accepted these: (message, provider sid, sent at) → `sent`, each only if it is
     still `from_status` (an opt-out cannot reach a handed-off row, a second run finds it sent).
     Counted for R8 in the same transaction, at the hour it was sent. Returns the ids it recorded;
-    the caller then applies receipts that raced ahead (`receipts.receipts_apply_pending`)."""
+    the caller then applies receipts that raced ahead (`receipts.receipts_apply_raced`) — after
+    the commit, so a receipt stored meanwhile is either seen there or finds its message sent."""
+    if not sent:
+        return set()
+    sent = sorted(sent, key=lambda item: item[0].pk)
+    if connection.vendor == "postgresql":
+        return _record_sent_postgresql(sent, from_status, source)
     counts = Counter()
     now = timezone.now()
     with transaction.atomic():
-        recorded = _update_sent(sorted(sent, key=lambda item: item[0].pk), from_status)
+        recorded = {
+            message.pk
+            for message, sid, sent_at in sent
+            if Message.objects.filter(pk=message.pk, status=from_status).update(
+                status=Status.SENT, provider_sid=sid, sent_at=sent_at
+            )
+        }
         for message, _sid, sent_at in sent:
             if message.pk in recorded:
                 counts[(message.sub_account_id, message.source, sent_at or now)] += 1
@@ -133,26 +145,28 @@ def messages_record_sent(sent: list[tuple[Message, str, object]], *, from_status
     return recorded
 
 
-def _update_sent(sent, from_status: str) -> set:
-    """One conditional UPDATE for the whole wave on PostgreSQL (`UPDATE … FROM unnest(…)`);
-    row by row elsewhere (SQLite, where waves are small: the tests and a laptop)."""
-    if not sent:
-        return set()
-    if connection.vendor == "postgresql":
-        table = Message._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} AS m SET status = %s, provider_sid = v.sid, sent_at = v.sent_at "  # noqa: S608 - our table name
-                "FROM unnest(%s::uuid[], %s::text[], %s::timestamptz[]) AS v(id, sid, sent_at) "
-                "WHERE m.id = v.id AND m.status = %s RETURNING m.id",
-                [Status.SENT, [m.pk for m, _, _ in sent], [sid for _, sid, _ in sent], [at for _, _, at in sent],
-                 from_status],
-            )  # fmt: skip
-            return {pk for (pk,) in cursor.fetchall()}
-    return {
-        message.pk
-        for message, sid, sent_at in sent
-        if Message.objects.filter(pk=message.pk, status=from_status).update(
-            status=Status.SENT, provider_sid=sid, sent_at=sent_at
+def _record_sent_postgresql(sent, from_status: str, source: str) -> set:
+    """The whole wave in one statement, which is its own transaction: the conditional UPDATE
+    (`… FROM unnest(…)`), its events inserted from what it changed, and the R8 counters bumped
+    from the same rows (`monitoring.count_sent_sql`) — no round trips, no BEGIN/COMMIT, and
+    nothing recorded in part."""
+    messages, events = Message._meta.db_table, MessageEvent._meta.db_table
+    counting, counting_params = monitoring.count_sent_sql("sent")
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        sql = (
+            "WITH v AS (SELECT * FROM "  # noqa: S608 - our table names; the values go as parameters
+            "unnest(%s::uuid[], %s::text[], %s::timestamptz[]) AS v(id, sid, sent_at)), "
+            f"sent AS (UPDATE {messages} AS m SET status = %s, provider_sid = v.sid, sent_at = v.sent_at FROM v "
+            "WHERE m.id = v.id AND m.status = %s RETURNING m.id, m.sub_account_id, m.source, m.sent_at), "
+            f"events AS (INSERT INTO {events} ({', '.join(EVENT_FIELDS)}) "
+            "SELECT id, sub_account_id, %s, '', '', %s, %s FROM sent), "
+            f"counted AS ({counting}) "
+            "SELECT id FROM sent"
         )
-    }
+        cursor.execute(
+            sql,
+            [[m.pk for m, _, _ in sent], [sid for _, sid, _ in sent], [at or now for _, _, at in sent],
+             Status.SENT, from_status, Status.SENT, source, now, *counting_params],
+        )  # fmt: skip
+        return {pk for (pk,) in cursor.fetchall()}

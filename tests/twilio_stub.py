@@ -16,16 +16,18 @@ Stdlib only, no Django: the benchmark runs it as a plain subprocess.
 """
 
 import argparse
+import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import re
 import threading
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -106,6 +108,104 @@ def parse_twilio_datetime(value: str) -> datetime | None:
     return None
 
 
+class StubState:
+    """What the stub knows, whichever server answers: the accepted messages and the scripts."""
+
+    def __init__(self, latency: float = 0.0):
+        self.latency = latency
+        self.received: list[dict] = []
+        self.script: dict[str, list[Error | Delay]] = {}
+        self.lock = threading.Lock()
+
+    def next_action(self, to: str) -> Error | Delay | None:
+        with self.lock:
+            planned = self.script.get(to)
+            return planned.pop(0) if planned else None
+
+    def sids_to(self, to: str) -> list[str]:
+        with self.lock:
+            return [r["sid"] for r in self.received if r["to"] == to]
+
+    def respond(self, method: str, target: str, authorization: str, body: bytes) -> tuple[int, dict, float]:
+        """(status, JSON payload, seconds to wait before answering) for one request."""
+        account_sid, refusal = self._authorized_account(target, authorization)
+        if refusal is not None:
+            return refusal.status, error_payload(refusal), 0.0
+        if method == "POST":
+            return self._create(account_sid, body)
+        if method == "GET":
+            return 200, self._list(account_sid, target), 0.0
+        return 405, error_payload(Error(405, 20004, "Method not allowed")), 0.0
+
+    def _create(self, account_sid: str, body: bytes) -> tuple[int, dict, float]:
+        form = {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
+        to = form.get("To", "")
+        if not to or not form.get("From") or not form.get("Body"):
+            error = Error(400, 21604, "A 'To', 'From' and 'Body' are required.")
+            return error.status, error_payload(error), 0.0
+        action = self.next_action(to)
+        if isinstance(action, Error):
+            return action.status, error_payload(action), 0.0
+        record = {
+            "sid": "SM" + uuid.uuid4().hex,
+            "account_sid": account_sid,
+            "to": to,
+            "from": form["From"],
+            "body": form["Body"],
+            "status_callback": form.get("StatusCallback", ""),
+            "date_created": datetime.now(UTC).replace(microsecond=0),
+        }
+        with self.lock:
+            self.received.append(record)
+        wait = self.latency + (action.seconds if isinstance(action, Delay) else 0.0)
+        return 201, message_resource(record, status="queued"), wait
+
+    def _list(self, account_sid: str, target: str) -> dict:
+        query = {k: v[0] for k, v in parse_qs(urlsplit(target).query).items()}
+        after = parse_twilio_datetime(query["DateSent>"]) if "DateSent>" in query else None
+        page_size = int(query.get("PageSize", "50"))
+        with self.lock:
+            matches = [
+                r
+                for r in reversed(self.received)  # newest first, as Twilio lists them
+                if r["account_sid"] == account_sid
+                and query.get("To", r["to"]) == r["to"]
+                and query.get("From", r["from"]) == r["from"]
+                and (after is None or r["date_created"] >= after)
+            ][:page_size]
+        uri = f"{API}/Accounts/{account_sid}/Messages.json?PageSize={page_size}&Page=0"
+        return {
+            # The stub's carrier sends at once: listed messages are "sent", with date_sent.
+            "messages": [message_resource(r, status="sent") for r in matches],
+            "end": max(len(matches) - 1, 0),
+            "first_page_uri": uri,
+            "next_page_uri": None,
+            "previous_page_uri": None,
+            "page": 0,
+            "page_size": page_size,
+            "start": 0,
+            "uri": uri,
+        }
+
+    @staticmethod
+    def _authorized_account(target: str, authorization: str) -> tuple[str, Error | None]:
+        """The AccountSid of the path, if the basic-auth user is that account; else the refusal."""
+        match = MESSAGES_PATH.match(urlsplit(target).path)
+        if match is None:
+            return "", Error(404, 20404, "The requested resource was not found")
+        account_sid = match["account_sid"]
+        user = ""
+        scheme, _, credentials = (authorization or "").partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                user = base64.b64decode(credentials).decode().partition(":")[0]
+            except (binascii.Error, UnicodeDecodeError):
+                user = ""
+        if user != account_sid:
+            return "", Error(401, 20003, "Authenticate")
+        return account_sid, None
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like api.twilio.com: the SDK pools connections
     # Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm and
@@ -117,98 +217,18 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def do_POST(self):
-        account_sid = self._authorized_account()
-        if account_sid is None:
-            return
-        form = {k: v[0] for k, v in parse_qs(self._body().decode(), keep_blank_values=True).items()}
-        to = form.get("To", "")
-        if not to or not form.get("From") or not form.get("Body"):
-            return self._error(Error(400, 21604, "A 'To', 'From' and 'Body' are required."))
-        action = self.server.next_action(to)
-        if isinstance(action, Error):
-            return self._error(action)
-        record = {
-            "sid": "SM" + uuid.uuid4().hex,
-            "account_sid": account_sid,
-            "to": to,
-            "from": form["From"],
-            "body": form["Body"],
-            "status_callback": form.get("StatusCallback", ""),
-            "date_created": datetime.now(UTC).replace(microsecond=0),
-        }
-        with self.server.lock:
-            self.server.received.append(record)
-        if self.server.latency and self.server.closing.wait(self.server.latency):
-            self.close_connection = True
-            return
-        if isinstance(action, Delay) and self.server.closing.wait(action.seconds):
-            self.close_connection = True  # shutting down: never answer
-            return
-        self._json(201, message_resource(record, status="queued"))
+        self._answer("POST")
 
     def do_GET(self):
-        account_sid = self._authorized_account()
-        if account_sid is None:
-            return
-        query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
-        after = parse_twilio_datetime(query["DateSent>"]) if "DateSent>" in query else None
-        page_size = int(query.get("PageSize", "50"))
-        with self.server.lock:
-            matches = [
-                r
-                for r in reversed(self.server.received)  # newest first, as Twilio lists them
-                if r["account_sid"] == account_sid
-                and query.get("To", r["to"]) == r["to"]
-                and query.get("From", r["from"]) == r["from"]
-                and (after is None or r["date_created"] >= after)
-            ][:page_size]
-        uri = f"{API}/Accounts/{account_sid}/Messages.json?PageSize={page_size}&Page=0"
-        self._json(
-            200,
-            {
-                # The stub's carrier sends at once: listed messages are "sent", with date_sent.
-                "messages": [message_resource(r, status="sent") for r in matches],
-                "end": max(len(matches) - 1, 0),
-                "first_page_uri": uri,
-                "next_page_uri": None,
-                "previous_page_uri": None,
-                "page": 0,
-                "page_size": page_size,
-                "start": 0,
-                "uri": uri,
-            },
-        )
+        self._answer("GET")
 
-    # --- helpers ----------------------------------------------------------------------------
-    def _body(self) -> bytes:
+    def _answer(self, method: str):
         length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def _authorized_account(self) -> str | None:
-        """The AccountSid of the path, if the basic-auth user is that account; else answers."""
-        match = MESSAGES_PATH.match(urlsplit(self.path).path)
-        if match is None:
-            self._body()
-            self._json(404, error_payload(Error(404, 20404, "The requested resource was not found")))
-            return None
-        account_sid = match["account_sid"]
-        user = ""
-        scheme, _, credentials = (self.headers.get("Authorization") or "").partition(" ")
-        if scheme.lower() == "basic":
-            try:
-                user = base64.b64decode(credentials).decode().partition(":")[0]
-            except (binascii.Error, UnicodeDecodeError):
-                user = ""
-        if user != account_sid:
-            self._body()
-            self._json(401, error_payload(Error(401, 20003, "Authenticate")))
-            return None
-        return account_sid
-
-    def _error(self, error: Error):
-        self._json(error.status, error_payload(error))
-
-    def _json(self, status: int, payload: dict):
+        body = self.rfile.read(length) if length else b""
+        status, payload, wait = self.server.respond(method, self.path, self.headers.get("Authorization", ""), body)
+        if wait and self.server.closing.wait(wait):
+            self.close_connection = True  # shutting down: never answer
+            return
         data = json.dumps(payload).encode()
         try:
             self.send_response(status)
@@ -220,7 +240,9 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-class TwilioStub(ThreadingHTTPServer):
+class TwilioStub(StubState, ThreadingHTTPServer):
+    """The stub as a thread-per-connection server (the tests: scripted in the test's process)."""
+
     daemon_threads = True
     allow_reuse_address = True
     # A listen backlog for hundreds of connections opened at once (socketserver's default is 5:
@@ -228,11 +250,8 @@ class TwilioStub(ThreadingHTTPServer):
     request_queue_size = 1024
 
     def __init__(self, port: int = 0, latency: float = 0.0):
-        super().__init__(("127.0.0.1", port), Handler)
-        self.latency = latency
-        self.received: list[dict] = []
-        self.script: dict[str, list[Error | Delay]] = {}
-        self.lock = threading.Lock()
+        StubState.__init__(self, latency)
+        ThreadingHTTPServer.__init__(self, ("127.0.0.1", port), Handler)
         self.closing = threading.Event()
 
     @property
@@ -240,17 +259,47 @@ class TwilioStub(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host}:{port}"
 
-    def next_action(self, to: str) -> Error | Delay | None:
-        with self.lock:
-            planned = self.script.get(to)
-            return planned.pop(0) if planned else None
 
-    def sids_to(self, to: str) -> list[str]:
-        with self.lock:
-            return [r["sid"] for r in self.received if r["to"] == to]
+async def serve_asyncio(state: StubState, port: int) -> None:
+    """The same answers from one asyncio event loop: what the benchmark runs, so that hundreds of
+    connections in flight cost the stub a coroutine each, not a thread, and the cores go to the
+    app being measured. HTTP/1.1 keep-alive with Content-Length bodies, as the SDK sends them."""
+
+    async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                request_line, *header_lines = head.decode("latin-1").split("\r\n")
+                method, target, _ = request_line.split(" ", 2)
+                headers = {}
+                for line in header_lines:
+                    name, _, value = line.partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                length = int(headers.get("content-length") or 0)
+                body = await reader.readexactly(length) if length else b""
+                status, payload, wait = state.respond(method, target, headers.get("authorization", ""), body)
+                if wait:
+                    await asyncio.sleep(wait)
+                data = json.dumps(payload).encode()
+                writer.write(
+                    f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(data)}\r\n\r\n".encode()
+                    + data
+                )
+                await writer.drain()
+                if headers.get("connection", "").lower() == "close":
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+            pass  # the client closed the connection (or sent what this stub does not speak)
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(connection, "127.0.0.1", port, backlog=1024, reuse_address=True)
+    async with server:
+        await server.serve_forever()
 
 
-@contextmanager
+@contextlib.contextmanager
 def running_stub(port: int = 0):
     """A stub serving from a daemon thread for the duration of the block."""
     stub = TwilioStub(port)
@@ -270,7 +319,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="Twilio-compatible Messages API stub on 127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--latency-ms", type=float, default=0.0, help="answer every message after this long")
+    parser.add_argument("--threads", action="store_true", help="a thread per connection instead of one asyncio loop")
     args = parser.parse_args(argv)
+    if not args.threads:
+        print(f"twilio stub listening on http://127.0.0.1:{args.port}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve_asyncio(StubState(args.latency_ms / 1000), args.port))
+        return
     stub = TwilioStub(args.port, latency=args.latency_ms / 1000)
     print(f"twilio stub listening on {stub.url}", flush=True)
     try:

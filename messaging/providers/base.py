@@ -1,7 +1,7 @@
 import logging
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -98,6 +98,12 @@ class Provider:
         a provider with an asynchronous client overrides it."""
         return list(_pool(width).map(lambda sms: send_with_retries(self.send, sms), batch))
 
+    def start_many(self, batch: list[OutgoingSms], *, width: int) -> Future:
+        """`send_many` without waiting for it: the wave's outcomes as a future, so dispatch can
+        record the previous wave and re-check the next one while these calls are in flight.
+        This default runs `send_many` on a thread kept for the process."""
+        return _pool(2, "provider-wave").submit(self.send_many, batch, width=width)
+
     def find_sent(self, *, to: str, from_: str, body: str, after) -> str | None:
         """Reconciliation: the sid of a message the provider accepted, or None."""
         raise NotImplementedError
@@ -172,14 +178,14 @@ def send_with_retries(send, sms: OutgoingSms):
             return outcome_of_unexpected(sms, exc)
 
 
-_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
+_pools: dict[tuple[int, int, str], ThreadPoolExecutor] = {}
 
 
-def _pool(width: int) -> ThreadPoolExecutor:
-    """One pool per process and width: a forked work-horse does not inherit its parent's threads."""
-    key = (os.getpid(), width)
+def _pool(width: int, name: str = "provider") -> ThreadPoolExecutor:
+    """One pool per process, width and use: a forked work-horse does not inherit its parent's threads."""
+    key = (os.getpid(), width, name)
     if key not in _pools:
-        _pools[key] = ThreadPoolExecutor(max_workers=width, thread_name_prefix="provider")
+        _pools[key] = ThreadPoolExecutor(max_workers=width, thread_name_prefix=name)
     return _pools[key]
 
 

@@ -118,8 +118,13 @@ class TwilioProvider(Provider):
     def send_many(self, batch: list[OutgoingSms], *, width: int) -> list:
         if settings.TWILIO_HTTP_CLIENT == "sync":
             return super().send_many(batch, width=width)
+        return self.start_many(batch, width=width).result()
+
+    def start_many(self, batch: list[OutgoingSms], *, width: int):
+        if settings.TWILIO_HTTP_CLIENT == "sync":
+            return super().start_many(batch, width=width)
         loop, client = self._async_runtime()
-        return asyncio.run_coroutine_threadsafe(self._send_wave(client, batch, width), loop).result()
+        return asyncio.run_coroutine_threadsafe(self._send_wave(client, batch, width), loop)
 
     def _async_runtime(self):
         """This process's event loop (in a daemon thread) and async client, made on first use."""

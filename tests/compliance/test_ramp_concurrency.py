@@ -27,6 +27,10 @@ def test_no_overshoot_with_eight_concurrent_senders(world):
             barrier.wait()
             for contact in chunk:  # 20 one-to-one sends each, 160 in all, against a limit of 100
                 services.message_send_one(sub_account=world.a1, contact=contact, body="Hi", source="one_to_one")
+                # Back to the pool after each send, as a request thread does: eight threads share
+                # the process's pool (DB_POOL_MAX_SIZE), and one holding its connection for all 20
+                # sends made the others time out waiting on a busy machine.
+                connections.close_all()
         except Exception as exc:  # noqa: BLE001 - surfaced below
             errors.append(exc)
         finally:

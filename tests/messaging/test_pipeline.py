@@ -231,11 +231,12 @@ def test_provider_calls_in_flight_are_bounded_by_sms_max_concurrency(world, sett
     """Dispatch overlaps provider calls (more than one in flight) but never more than
     SMS_MAX_CONCURRENCY at once: the provider's rate limit is not ours to exceed."""
     import threading
-    import time
 
+    from messaging.providers import memory
     from messaging.providers.memory import MemoryProvider
 
     settings.SMS_MAX_CONCURRENCY = 4
+    memory.latency["seconds"] = 0.02  # a provider round trip, long enough for calls to overlap
     world.ramp_at_top(world.a1)
     contacts = Contact.objects.bulk_create(
         Contact(sub_account=world.a1, phone=f"+1305556{i:04d}", consent="granted") for i in range(40)
@@ -248,7 +249,6 @@ def test_provider_calls_in_flight_are_bounded_by_sms_max_concurrency(world, sett
             in_flight[0] += 1
             peak[0] = max(peak[0], in_flight[0])
         try:
-            time.sleep(0.02)  # a provider round trip, long enough for calls to overlap
             return original(self, sms)
         finally:
             with lock:

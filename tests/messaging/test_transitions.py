@@ -102,3 +102,34 @@ def test_mark_unknown_and_record_sent_move_only_rows_in_the_expected_status(worl
     assert RateBucket.objects.get(sub_account=world.a1).outbound == 1  # R8: counted once, for the one recorded
     assert messages_record_sent([(second, "SMsecond", now)], from_status=Status.SENDING, source="test") == set()
     assert RateBucket.objects.get(sub_account=world.a1).outbound == 1
+
+
+def test_record_sent_counts_a_mixed_wave_per_sub_account_and_hour_and_leaves_keyword_replies_out(world, queued):
+    """R8: one recorded wave (one statement on PostgreSQL) bumps each (sub-account, hour) bucket
+    by its own rows, writes one `sent` event per recorded row, and a keyword reply (R3) counts
+    for nothing."""
+    world.ramp_at_top(world.a2)
+    other = Contact.objects.create(sub_account=world.a2, phone="+12125550299", consent="granted")
+    theirs = services.messages_send(sub_account=world.a2, contacts=[other], body="Hi", source="one_to_one")[0]
+    reply = services.messages_send(
+        sub_account=world.a1, contacts=[queued[4].contact], body="Bye", source="keyword_reply"
+    )
+    wave = [*queued[:3], theirs, *reply]
+    Message.objects.filter(pk__in=[m.pk for m in wave]).update(status=Status.SENDING)
+    noon = timezone.now().replace(hour=12, minute=30, second=0, microsecond=0)
+    at = {queued[0].pk: noon, queued[1].pk: noon, queued[2].pk: noon + timedelta(hours=1)}
+
+    recorded = messages_record_sent(
+        [(m, f"SM{i}", at.get(m.pk, noon)) for i, m in enumerate(wave)], from_status=Status.SENDING, source="dispatch"
+    )
+
+    assert recorded == {m.pk for m in wave}
+    buckets = {(b.sub_account_id, b.hour): b.outbound for b in RateBucket.objects.all()}
+    assert buckets == {
+        (world.a1.pk, noon.replace(minute=0)): 2,
+        (world.a1.pk, noon.replace(minute=0) + timedelta(hours=1)): 1,
+        (world.a2.pk, noon.replace(minute=0)): 1,
+    }
+    assert MessageEvent.objects.filter(status=Status.SENT, source="dispatch").count() == len(wave)
+    assert set(Message.objects.filter(pk__in=recorded).values_list("status", flat=True)) == {Status.SENT}
+    assert Message.objects.get(pk=queued[2].pk).sent_at == noon + timedelta(hours=1)

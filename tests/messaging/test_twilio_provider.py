@@ -4,6 +4,7 @@ reconciliation, and the send pipeline end to end."""
 
 import re
 import socket
+import time
 from datetime import timedelta
 
 import pytest
@@ -165,3 +166,41 @@ def test_r4_twilio_confirms_start_and_answers_help_itself(twilio_inbound):
     twilio_inbound("STOP", "SMin3")
     assert twilio_inbound("START", "SMin4") == []
     assert twilio_inbound("HELP", "SMin5") == []
+
+
+def test_the_benchmarks_asyncio_stub_answers_the_sdk_like_the_threaded_one(settings):
+    """bench/bulk_send.py runs the stub as one asyncio loop (`python -m tests.twilio_stub`):
+    the same answers through the same SDK — accepted with a sid, refused without credentials,
+    listed for reconciliation — over keep-alive connections, with the async client as dispatch
+    uses it."""
+    import asyncio
+    import threading
+
+    from tests.twilio_stub import StubState, serve_asyncio
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    state = StubState()
+    loop = asyncio.new_event_loop()  # left running (a daemon thread): its connections close at exit
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    serving = asyncio.run_coroutine_threadsafe(serve_asyncio(state, port), loop)
+    settings.SMS_BACKEND = "twilio"
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = ACCOUNT_SID, "stub-auth-token"
+    settings.TWILIO_API_BASE_URL = f"http://127.0.0.1:{port}"
+    for _ in range(50):  # until it listens
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.02)
+    provider = TwilioProvider()
+    outcomes = provider.send_many([sms(to=f"+1212555{i:04d}") for i in range(20)], width=8)
+    assert sorted(o.sid for o in outcomes) == sorted(r["sid"] for r in state.received)
+    since = timezone.now() - timedelta(minutes=5)
+    found = provider.find_sent(to="+12125550003", from_=FROM, body="Hello from Sunrise Dental", after=since)
+    assert found == state.sids_to("+12125550003")[0]
+    state.script[TO] = [INVALID_NUMBER]
+    with pytest.raises(ProviderRejected) as refused:
+        provider.send(sms())  # the sync client too
+    assert refused.value.code == "21211"
+    serving.cancel()
