@@ -343,8 +343,8 @@ def record(message: Message, outcome) -> None:
 
 def record_wave(outcomes: list[tuple[Message, object]]) -> None:
     """The provider's answers for one wave, each recorded only if its row is still `sending`:
-    the accepted ones together (`messages_record_sent`: one statement, one insert of events,
-    the R8 counters once), then the receipts that raced ahead of them."""
+    the accepted ones together (`messages_record_sent`: on PostgreSQL one statement for the
+    rows, their events and the R8 counters), then the receipts that raced ahead of them."""
     if not outcomes:
         return
     now = timezone.now()

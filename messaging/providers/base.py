@@ -100,7 +100,7 @@ class Provider:
 
     def start_many(self, batch: list[OutgoingSms], *, width: int) -> Future:
         """`send_many` without waiting for it: the wave's outcomes as a future, so dispatch can
-        record the previous wave and re-check the next one while these calls are in flight.
+        record the previous wave while these calls are in flight.
         This default runs `send_many` on a thread kept for the process."""
         return _pool(2, "provider-wave").submit(self.send_many, batch, width=width)
 
