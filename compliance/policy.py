@@ -6,22 +6,14 @@ from dataclasses import dataclass, field, fields, replace
 from functools import cache
 from typing import Literal
 
-Remediation = Literal["temporary", "permanent", "none"]
+from .carrier_codes import Remediation, dnd_by_error_code
 
 
 @dataclass(frozen=True)
 class Policy:
-    # R1: carrier error code → DND remediation. Codes not listed: no DND, still an error (R8).
-    DND_BY_ERROR_CODE: dict[str, Remediation] = field(
-        default_factory=lambda: {
-            "30003": "temporary",
-            "30004": "permanent",
-            "30005": "temporary",
-            "30006": "temporary",
-            "30008": "none",
-            "21610": "permanent",
-        }
-    )
+    # R1: carrier error code → DND remediation, from the one table of codes (carrier_codes.py).
+    # Codes not listed: no DND, still an error (R8).
+    DND_BY_ERROR_CODE: dict[str, Remediation] = field(default_factory=dnd_by_error_code)
     # R3 opt-out keywords (whole message), R4 opt-in keywords, HELP keywords.
     OPT_OUT_KEYWORDS: tuple[str, ...] = (
         "STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "OPT OUT",
