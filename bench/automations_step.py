@@ -186,7 +186,9 @@ def main(argv=None):
 
     database_url, _ = require_loopback_services()
     ensure_database(database_url)
-    os.environ.setdefault("COMPLIANCE_POLICY", '{"QUIET_SOURCES": []}')  # not the time of day it runs at
+    os.environ.setdefault(
+        "COMPLIANCE_POLICY", '{"QUIET_SOURCES": [], "REGISTRATION_REQUIRED": false}'
+    )  # not the time of day it runs at
     setup_django(test_client=False)
     from django.conf import settings
 

@@ -64,7 +64,9 @@ def start_server(port: int, log_path: Path) -> subprocess.Popen:
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         # Quiet hours would hold nothing here (one_to_one is exempt), but keep runs independent
         # of the time of day.
-        "COMPLIANCE_POLICY": os.environ.get("COMPLIANCE_POLICY", '{"QUIET_SOURCES": []}'),
+        "COMPLIANCE_POLICY": os.environ.get(
+            "COMPLIANCE_POLICY", '{"QUIET_SOURCES": [], "REGISTRATION_REQUIRED": false}'
+        ),
     }
     log = open(log_path, "w")  # noqa: SIM115 - the server writes to it until it stops
     return subprocess.Popen(

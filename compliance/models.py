@@ -499,3 +499,125 @@ class Appeal(models.Model):
         self.status = self.Status.APPROVED if approve else self.Status.REJECTED
         self.decision_note, self.decided_by, self.decided_at = note, user, now
         self.save(update_fields=["status", "decision_note", "decided_by", "decided_at"])
+
+
+class RegistrationQuerySet(models.QuerySet):
+    def awaiting_review(self):
+        return self.filter(status=Registration.Status.SUBMITTED)
+
+
+class Registration(models.Model):
+    """A sub-account's carrier registration: A2P 10DLC (a brand and its campaign) for US long codes,
+    or toll-free verification for US toll-free numbers. US carriers block unregistered 10DLC
+    traffic; `compliance.registration` decides which sends that refuses. Its status moves
+    draft → submitted → approved | rejected (with the reason); a rejected one can be edited and
+    submitted again. Every change of status is a RegistrationEvent (append-only)."""
+
+    class Kind(models.TextChoices):
+        TEN_DLC = "10dlc", "A2P 10DLC (US local numbers)"
+        TOLL_FREE = "toll_free", "Toll-free verification"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SUBMITTED = "submitted", "Submitted, in review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    class UseCase(models.TextChoices):
+        MARKETING = "MARKETING", "Marketing"
+        MIXED = "MIXED", "Mixed (marketing and customer care)"
+        CUSTOMER_CARE = "CUSTOMER_CARE", "Customer care"
+        ACCOUNT_NOTIFICATION = "ACCOUNT_NOTIFICATION", "Account notifications"
+        DELIVERY_NOTIFICATION = "DELIVERY_NOTIFICATION", "Delivery notifications"
+        LOW_VOLUME = "LOW_VOLUME", "Low-volume mixed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="registrations")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.TEN_DLC)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    # The brand: who sends.
+    legal_name = models.CharField("Legal business name", max_length=200)
+    tax_id = models.CharField("EIN / tax number", max_length=40, blank=True)
+    website = models.URLField("Business website", max_length=300)
+    contact_email = models.EmailField("Notification email")
+    # The campaign: what is sent, to whom, and how they agreed (the facts an appeal asks for too).
+    use_case = models.CharField(max_length=30, choices=UseCase.choices, default=UseCase.MARKETING)
+    description = models.TextField("What the messages are for", max_length=4096)
+    opt_in_description = models.TextField("How contacts opt in", max_length=2048)
+    sample_1 = models.CharField("Sample message 1", max_length=1024)
+    sample_2 = models.CharField("Sample message 2", max_length=1024)
+    monthly_volume = models.CharField(max_length=20, default="1,000")
+    # Twilio Trust Hub bundles (10DLC), from the Twilio console; the simulator needs none.
+    customer_profile_sid = models.CharField("Trust Hub customer profile SID", max_length=40, blank=True)
+    a2p_profile_sid = models.CharField("Trust Hub A2P profile SID", max_length=40, blank=True)
+    # What the provider gave back.
+    brand_sid = models.CharField(max_length=64, blank=True)
+    campaign_sid = models.CharField(max_length=64, blank=True)
+    provider_status = models.CharField(max_length=40, blank=True, help_text="The provider's own word for it.")
+    rejection_reason = models.TextField(blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RegistrationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["sub_account", "kind"], name="registration_one_per_kind"),
+            models.CheckConstraint(name="registration_kind_valid", condition=Q(kind__in=["10dlc", "toll_free"])),
+            models.CheckConstraint(
+                name="registration_status_valid",
+                condition=Q(status__in=["draft", "submitted", "approved", "rejected"]),
+            ),
+        ]
+        indexes = [models.Index(fields=["status"], name="registration_status_idx")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} for {self.sub_account}: {self.status}"
+
+    @property
+    def editable(self) -> bool:
+        return self.status in (self.Status.DRAFT, self.Status.REJECTED)
+
+    def _move(self, status: str, *, now, user=None, note: str = "", fields=()) -> None:
+        self.status = status
+        self.save(update_fields=["status", "updated_at", *fields])
+        RegistrationEvent.objects.create(
+            registration=self, sub_account_id=self.sub_account_id, status=status, note=note, user=user, created_at=now
+        )
+
+    def mark_submitted(self, *, brand_sid: str, campaign_sid: str, provider_status: str, now, user=None) -> None:
+        self.brand_sid, self.campaign_sid, self.provider_status = brand_sid, campaign_sid, provider_status
+        self.submitted_at, self.decided_at, self.rejection_reason = now, None, ""
+        fields = ("brand_sid", "campaign_sid", "provider_status", "submitted_at", "decided_at", "rejection_reason")
+        self._move(self.Status.SUBMITTED, now=now, user=user, fields=fields)
+
+    def mark_approved(self, *, provider_status: str, now) -> None:
+        self.provider_status, self.decided_at = provider_status, now
+        self._move(self.Status.APPROVED, now=now, fields=("provider_status", "decided_at"))
+
+    def mark_rejected(self, *, provider_status: str, reason: str, now) -> None:
+        self.provider_status, self.decided_at, self.rejection_reason = provider_status, now, reason
+        self._move(
+            self.Status.REJECTED, now=now, note=reason, fields=("provider_status", "decided_at", "rejection_reason")
+        )
+
+
+class RegistrationEvent(models.Model):
+    """One change of a registration's status, who made it and why (append-only, for the audit)."""
+
+    registration = models.ForeignKey(Registration, on_delete=models.CASCADE, related_name="events")
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=10, choices=Registration.Status.choices)
+    note = models.TextField(blank=True)
+    user = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["sub_account", "created_at"], name="regevent_subaccount_time_idx")]
+
+    def __str__(self):
+        return f"{self.registration_id} → {self.status}"

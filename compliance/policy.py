@@ -67,6 +67,10 @@ class Policy:
     SELF_LIFT_EVERY_DAYS: int = 30
     # R10.
     REQUIRE_CONSENT_FOR: frozenset[str] = frozenset({"bulk", "workflow", "campaign"})
+    # Issue 17: A2P 10DLC / toll-free registration. On: bulk, campaign and workflow texts from a US
+    # local number need an approved 10DLC registration, from a US toll-free number a verification.
+    REGISTRATION_REQUIRED: bool = True
+    REGISTRATION_REQUIRED_FOR: frozenset[str] = frozenset({"bulk", "workflow", "campaign"})
     # R11.
     PROHIBITED_TERMS: dict[str, tuple[str, ...]] = field(
         default_factory=lambda: {

@@ -9,6 +9,7 @@ from compliance.monitoring import rates_evaluate_all
 from messaging.automations.runner import STEP_INTERVAL, enrollments_step_due
 from messaging.dispatch import sweep
 from messaging.idempotency import idempotency_keys_purge
+from messaging.registration import registrations_sync
 
 cron.register(clear_expired_sessions, queue_name="default", cron="17 * * * *")
 # API Idempotency-Keys are answered for 24 h; older ones are only taking space.
@@ -21,3 +22,5 @@ cron.register(rates_evaluate_all, queue_name="default", interval=300)
 # Workflow steps whose time has come (waits, dates): claimed in batches, so a wait ends at most
 # STEP_INTERVAL seconds late; enrolling also enqueues it at once (messaging.automations).
 cron.register(enrollments_step_due, queue_name="default", interval=STEP_INTERVAL)
+# Carrier registrations in review (issue 17): their status read back from the provider.
+cron.register(registrations_sync, queue_name="default", interval=300)

@@ -229,6 +229,8 @@ SMS_BACKEND = os.environ.get("SMS_BACKEND", "simulator")
 TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
 TWILIO_API_BASE_URL = os.environ.get("TWILIO_API_BASE_URL", "")
+# The messaging service that A2P 10DLC campaigns are registered on (Twilio console → Messaging).
+TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID", "")
 # Provider calls in flight per worker, and the size of a dispatch wave (re-checked before each).
 SMS_MAX_CONCURRENCY = int(os.environ.get("SMS_MAX_CONCURRENCY", "100"))
 # A claimed row whose heartbeat is older than this belongs to a dead worker (the sweep takes it back).
@@ -239,6 +241,8 @@ SMS_DISPATCH_BATCH = int(os.environ.get("SMS_DISPATCH_BATCH", "500"))
 SMS_RETRY_BACKOFF_SECONDS = float(os.environ.get("SMS_RETRY_BACKOFF_SECONDS", "0.5"))
 # The carrier simulator: seconds before its receipts, and the share of each outcome.
 SIMULATOR_DELAY_SECONDS = float(os.environ.get("SIMULATOR_DELAY_SECONDS", "2"))
+# How long the simulator's carrier reviewer takes to decide a 10DLC/toll-free registration.
+SIMULATOR_REVIEW_SECONDS = float(os.environ.get("SIMULATOR_REVIEW_SECONDS", "10"))
 SIMULATOR_RATES = json.loads(
     os.environ.get(
         "SIMULATOR_RATES",

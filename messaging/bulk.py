@@ -15,7 +15,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from accounts.models import SubAccount
-from compliance import content, quiet, ramp, rules, screening, suspensions
+from compliance import content, quiet, ramp, registration, rules, screening, suspensions
 from compliance.models import ConsentEvent, RampState
 from compliance.policy import Policy, get_policy
 from messaging import imports, services
@@ -123,12 +123,13 @@ class Preview:
     snowshoe: list[str] = field(default_factory=list)  # R11: the send will be held for review
     no_number: bool = False
     suspended: str = ""  # R8: a temporary suspension covers the send time: nothing would go
+    unregistered: str = ""  # issue 17: a chosen number lacks its 10DLC/toll-free registration
     quiet_wait: int = 0  # R13: outside their sending hours now; they go when the window opens
     quiet_fail: int = 0  # R13: their window opens more than VALIDITY_HOURS later: they would fail
 
     @property
     def will_send(self) -> int:
-        if self.no_number or self.suspended:
+        if self.no_number or self.suspended or self.unregistered:
             return 0
         return max(0, self.total - self.dnd - self.no_consent - self.over_limit - self.quiet_fail)
 
@@ -141,7 +142,7 @@ class Preview:
             "total": self.total, "will_send": self.will_send, "dnd": self.dnd, "no_consent": self.no_consent,
             "over_limit": self.over_limit, "ramp_sentence": self.ramp_sentence, "snowshoe": self.snowshoe,
             "content": _match_json(self.content), "suspended": self.suspended, "quiet_wait": self.quiet_wait,
-            "quiet_fail": self.quiet_fail,
+            "quiet_fail": self.quiet_fail, "unregistered": self.unregistered,
         }  # fmt: skip
 
 
@@ -189,6 +190,13 @@ def suspension_problem(sub_account: SubAccount, *, source: str, at) -> str:
     return suspensions.suspension_decision(suspensions.suspension_in_force(sub_account.pk, at), source).reason
 
 
+def registration_problem(sub_account: SubAccount, *, source: str, from_numbers: list[str]) -> str:
+    """Issue 17: the reason a chosen number may not send `source` texts yet, naming it, or ""."""
+    decisions = registration.send_decision(sub_account_id=sub_account.pk, source=source, numbers=from_numbers)
+    refused = [(n, d.reason) for n, d in decisions.items() if not d.allowed]
+    return f"{refused[0][0]}: {refused[0][1]}" if refused else ""
+
+
 def bulk_preview(
     *, sub_account: SubAccount, body: str, audience: dict, from_numbers: list[str], source: str, now, send_at=None
 ) -> Preview:
@@ -208,6 +216,7 @@ def bulk_preview(
         total=total, dnd=dnd, no_consent=no_consent, over_limit=over, ramp_sentence=sentence,
         content=content.screen(body, policy), snowshoe=list(snowshoe), no_number=not from_numbers,
         suspended=suspension_problem(sub_account, source=source, at=send_at or now), quiet_wait=wait, quiet_fail=fail,
+        unregistered=registration_problem(sub_account, source=source, from_numbers=from_numbers),
     )  # fmt: skip
 
 
@@ -275,6 +284,9 @@ def bulk_send_start(
     suspended = suspension_problem(sub_account, source=source, at=send_at or now)
     if suspended:
         raise services.MessagingError(suspended)
+    unregistered = registration_problem(sub_account, source=source, from_numbers=from_numbers)
+    if unregistered:
+        raise services.MessagingError(unregistered)
     common = dict(sub_account=sub_account, created_by=user, body=body, source=source, audience=audience_label[:300],
                   scheduled_for=send_at, total=len(contact_ids), name=name[:100])  # fmt: skip
 

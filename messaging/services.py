@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import SubAccount
-from compliance import limits, rules, suspensions
+from compliance import limits, registration, rules, suspensions
 from compliance.policy import get_policy
 from messaging import copy
 from messaging.dispatch import dispatch_due_soon, lane_of
@@ -67,13 +67,17 @@ def messages_send(
     # A scheduled message is judged at its send time (and re-checked at dispatch either way).
     at = max(now, send_after) if send_after else now
     suspension = suspensions.suspension_in_force(sub_account.pk, at)
+    # Issue 17: bulk, campaign and workflow texts from an unregistered US number are refused.
+    registered = registration.send_decision(sub_account_id=sub_account.pk, source=source, numbers=pool)
     decisions = []
-    for contact in contacts:
+    for i, contact in enumerate(contacts):
         dnd, consent = states[contact.pk]
         if not from_number:
             decisions.append(rules.Decision.refuse(rules.NO_NUMBER))
             continue
         decision = suspensions.suspension_decision(suspension, source)
+        if decision.allowed:
+            decision = registered[pool[i % len(pool)]]
         if decision.allowed:
             decision = rules.check_recipient(source=source, dnd=dnd, consent=consent, policy=policy)
         decisions.append(decision)

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from messaging import webhooks
-from messaging.views import conversations, holds, phone_numbers
+from messaging.views import conversations, holds, phone_numbers, registration
 
 S = "s/<uuid:sub_account_id>/"
 
@@ -18,5 +18,12 @@ urlpatterns = [
         name="message_resend",
     ),
     path(S + "settings/phone-numbers/", phone_numbers.phone_numbers, name="phone_numbers"),
+    path(S + "settings/registration/", registration.registration, name="registration"),
+    path(S + "settings/registration/<slug:kind>/", registration.registration, name="registration_kind"),
+    path(
+        S + "settings/registration/<slug:kind>/refresh/",
+        registration.registration_refresh,
+        name="registration_refresh",
+    ),
     path("support/snowshoe/<uuid:hold_id>/decide/", holds.support_snowshoe_decide, name="support_snowshoe_decide"),
 ]

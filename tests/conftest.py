@@ -142,8 +142,10 @@ def quiet_hours_off(settings):
     """R13 holds bulk, campaign and workflow messages outside 08:00–21:00 of the recipient's
     local time, so a test sending them would pass or fail with the time of day it runs at.
     Tests about something else run with no quiet-hours sources; the R13 tests (and any test
-    that sets COMPLIANCE_POLICY without this key) have them on, at a clock they set."""
-    settings.COMPLIANCE_POLICY = {"QUIET_SOURCES": []}
+    that sets COMPLIANCE_POLICY without this key) have them on, at a clock they set.
+    Carrier registration (issue 17) is off likewise: the test world's +1 555 numbers would
+    need an approved 10DLC registration; tests/messaging/test_registration.py turns it on."""
+    settings.COMPLIANCE_POLICY = {"QUIET_SOURCES": [], "REGISTRATION_REQUIRED": False}
 
 
 def closed_port() -> int:

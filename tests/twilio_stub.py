@@ -116,6 +116,7 @@ class StubState:
         self.received: list[dict] = []
         self.script: dict[str, list[Error | Delay]] = {}
         self.lock = threading.Lock()
+        self.registrations = RegistrationStub()
 
     def next_action(self, to: str) -> Error | Delay | None:
         with self.lock:
@@ -128,6 +129,8 @@ class StubState:
 
     def respond(self, method: str, target: str, authorization: str, body: bytes) -> tuple[int, dict, float]:
         """(status, JSON payload, seconds to wait before answering) for one request."""
+        if urlsplit(target).path.startswith("/v1/"):  # messaging.twilio.com: carrier registration
+            return self.registrations.respond(method, target, authorization, body)
         account_sid, refusal = self._authorized_account(target, authorization)
         if refusal is not None:
             return refusal.status, error_payload(refusal), 0.0
@@ -204,6 +207,54 @@ class StubState:
         if user != account_sid:
             return "", Error(401, 20003, "Authenticate")
         return account_sid, None
+
+
+class RegistrationStub:
+    """messaging.twilio.com/v1 as far as carrier registration goes (issue 17): brands
+    (`/v1/a2p/BrandRegistrations`), campaigns (`/v1/Services/{sid}/Compliance/Usa2p`) and
+    toll-free verifications (`/v1/Tollfree/Verifications`). A created resource is in review;
+    a test decides it: `stub.registrations.status[sid] = "APPROVED"` (brand), `"VERIFIED"`
+    (campaign), `"TWILIO_APPROVED"` (toll-free), or a failure with `reasons[sid]`."""
+
+    ROUTES = (
+        (re.compile(r"^/v1/a2p/BrandRegistrations(?:/(?P<sid>BN\w+))?$"), "brand", "BN", "PENDING"),
+        (re.compile(r"^/v1/Services/MG\w+/Compliance/Usa2p(?:/(?P<sid>QE\w+))?$"), "campaign", "QE", "IN_PROGRESS"),
+        (re.compile(r"^/v1/Tollfree/Verifications(?:/(?P<sid>HH\w+))?$"), "toll_free", "HH", "PENDING_REVIEW"),
+    )  # fmt: skip
+
+    def __init__(self):
+        self.created: list[dict] = []  # (kind, form) of each create, for the tests
+        self.status: dict[str, str] = {}
+        self.reasons: dict[str, str] = {}
+        self.lock = threading.Lock()
+
+    def respond(self, method: str, target: str, authorization: str, body: bytes) -> tuple[int, dict, float]:
+        if not authorization.lower().startswith("basic "):
+            return 401, error_payload(Error(401, 20003, "Authenticate")), 0.0
+        path = urlsplit(target).path
+        for pattern, kind, prefix, initial in self.ROUTES:
+            match = pattern.match(path)
+            if match is None:
+                continue
+            if method == "POST" and not match["sid"]:
+                form = parse_qs(body.decode(), keep_blank_values=True)
+                sid = prefix + uuid.uuid4().hex
+                with self.lock:
+                    self.created.append({"kind": kind, "sid": sid, "form": form})
+                    self.status[sid] = initial
+                return 201, self._resource(kind, sid), 0.0
+            if method == "GET" and match["sid"] in self.status:
+                return 200, self._resource(kind, match["sid"]), 0.0
+        return 404, error_payload(Error(404, 20404, "The requested resource was not found")), 0.0
+
+    def _resource(self, kind: str, sid: str) -> dict:
+        status, reason = self.status[sid], self.reasons.get(sid)
+        if kind == "brand":
+            return {"sid": sid, "status": status, "failure_reason": reason}
+        if kind == "campaign":
+            errors = [{"code": 30896, "description": reason}] if reason else []
+            return {"sid": sid, "campaign_status": status, "errors": errors}
+        return {"sid": sid, "status": status, "rejection_reason": reason}
 
 
 class Handler(BaseHTTPRequestHandler):

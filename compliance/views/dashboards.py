@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts import access
 from accounts.models import Role
-from compliance import dashboard, limits
+from compliance import dashboard, limits, registration
 
 
 @login_required
@@ -36,5 +36,6 @@ def subaccount_dashboard(request, sub_account_id):
             "ramp": limits.ramp_card(sub_account, now),
             "health": health,
             "self_lift": self_lift,
+            "registration_missing": registration.missing(sub_account),  # issue 17
         },
     )

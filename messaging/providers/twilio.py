@@ -84,6 +84,7 @@ class TwilioProvider(Provider):
         client = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http)
         if settings.TWILIO_API_BASE_URL:
             client.api.base_url = settings.TWILIO_API_BASE_URL
+            client.messaging.base_url = settings.TWILIO_API_BASE_URL  # registration (issue 17)
         return client
 
     @property

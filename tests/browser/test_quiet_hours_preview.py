@@ -33,7 +33,9 @@ def test_night_zone_is_at_night_at_every_utc_hour():
 
 
 def test_bulk_preview_counts_a_contact_outside_sending_hours(page, live_server, demo_data, settings):
-    settings.COMPLIANCE_POLICY = {}  # the default policy: quiet hours on for bulk, campaign, workflow
+    settings.COMPLIANCE_POLICY = {
+        "REGISTRATION_REQUIRED": False
+    }  # the default policy: quiet hours on for bulk, campaign, workflow
     settings.PUBLIC_BASE_URL = live_server.url
     sunrise = SubAccount.objects.get(name="Sunrise Dental")
     contact = Contact.objects.get(sub_account=sunrise, phone="+12125550100")

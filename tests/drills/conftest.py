@@ -89,7 +89,7 @@ def app_env(drill_redis):
             "SMS_CLAIM_STALE_SECONDS": "3",
             # R13 would hold bulk messages outside 08:00–21:00 of the recipients' time: the drill
             # would pass or fail with the hour it runs at (as quiet_hours_off in tests/conftest.py).
-            "COMPLIANCE_POLICY": '{"QUIET_SOURCES": []}',
+            "COMPLIANCE_POLICY": '{"QUIET_SOURCES": [], "REGISTRATION_REQUIRED": false}',
             # The throttle still counts in Redis (its outage path is drilled); it never refuses here.
             "API_RATE_LIMIT_PER_MINUTE": "1000000",
             "API_RATE_LIMIT_BURST": "100000",

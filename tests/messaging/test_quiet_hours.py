@@ -22,7 +22,9 @@ def ny(*args):
 
 @pytest.fixture(autouse=True)
 def quiet_hours_on(settings):
-    settings.COMPLIANCE_POLICY = {}  # the policy's defaults: quiet hours for bulk, campaign, workflow
+    settings.COMPLIANCE_POLICY = {
+        "REGISTRATION_REQUIRED": False
+    }  # the policy's defaults: quiet hours for bulk, campaign, workflow
 
 
 @pytest.fixture

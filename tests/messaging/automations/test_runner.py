@@ -271,7 +271,7 @@ def test_r8_a_suspension_fails_workflow_messages(world, people, make_workflow, c
 
 def test_r13_a_workflow_message_waits_for_the_recipients_sending_hours(world, people, make_workflow, committed, settle,
                                                                        settings, memory_provider):  # fmt: skip
-    settings.COMPLIANCE_POLICY = {}  # quiet hours on (the default policy)
+    settings.COMPLIANCE_POLICY = {"REGISTRATION_REQUIRED": False}  # quiet hours on (the default policy)
     night = NOON.replace(hour=3)  # 22:00 in New York
     with time_machine.travel(night, tick=False):
         messages = run_workflow(make_workflow, people[:1], committed, settle)
@@ -292,7 +292,8 @@ def test_r5_r6_workflow_messages_follow_opt_out_sources(world, people, make_work
     assert [s.body for s in memory_provider.outbox] == ["Hi Ava"]
     # Operators may add workflows (the policy document names them): then the initial message
     # gets both texts, a follow-up neither.
-    settings.COMPLIANCE_POLICY = {"QUIET_SOURCES": [], "OPT_OUT_SOURCES": ["bulk", "workflow"],
+    settings.COMPLIANCE_POLICY = {"QUIET_SOURCES": [], "REGISTRATION_REQUIRED": False,
+                                  "OPT_OUT_SOURCES": ["bulk", "workflow"],
                                   "SENDER_ID_SOURCES": ["bulk", "workflow"]}  # fmt: skip
     memory_provider.reset()
     run_workflow(make_workflow, people[1:2], committed, settle, send("Hi {first_name}"), send("Still there?"))
