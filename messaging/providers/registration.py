@@ -168,7 +168,8 @@ class SimulatorRegistrar:
         if req.submitted_at is None or timezone.now() < req.submitted_at + review:
             return RegistrationOutcome(SUBMITTED, "IN_REVIEW", req.brand_sid)
         host = (urlsplit(req.website).hostname or "").lower()
-        if host in PLACEHOLDER_HOSTS or host.endswith((".test", ".invalid", ".example")):
+        placeholder = any(host == p or host.endswith("." + p) for p in PLACEHOLDER_HOSTS)
+        if placeholder or host.endswith((".test", ".invalid", ".example")):
             reason = f"The brand could not be verified: {host} does not show the business {req.legal_name}."
             return RegistrationOutcome(REJECTED, "FAILED", req.brand_sid, reason=reason)
         campaign = "" if req.kind == "toll_free" else "CM" + req.brand_sid[2:]

@@ -16,6 +16,8 @@ from messaging.services import MessagingError
 
 
 class RegistrationForm(forms.ModelForm):
+    website = forms.URLField(label="Business website", max_length=300, assume_scheme="https")
+
     class Meta:
         model = Registration
         fields = [
