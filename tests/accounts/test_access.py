@@ -37,6 +37,8 @@ def kwargs_for(params, world, tenant):
         "b": {"sub_account_id": world.b1.pk, "agency_id": world.B.pk, "contact_id": b.pk,
               "message_id": world.message_of(b).pk},
     }[tenant]  # fmt: skip
+    if "kind" in params:  # Settings → Registration (issue 17)
+        objects["kind"] = "10dlc"
     if "key_id" in params:
         from messaging.keys import api_key_create
 

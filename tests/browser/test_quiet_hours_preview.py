@@ -33,9 +33,8 @@ def test_night_zone_is_at_night_at_every_utc_hour():
 
 
 def test_bulk_preview_counts_a_contact_outside_sending_hours(page, live_server, demo_data, settings):
-    settings.COMPLIANCE_POLICY = {
-        "REGISTRATION_REQUIRED": False
-    }  # the default policy: quiet hours on for bulk, campaign, workflow
+    # The default policy's quiet hours (on for bulk, campaign, workflow); registration is another test's.
+    settings.COMPLIANCE_POLICY = {"REGISTRATION_REQUIRED": False}
     settings.PUBLIC_BASE_URL = live_server.url
     sunrise = SubAccount.objects.get(name="Sunrise Dental")
     contact = Contact.objects.get(sub_account=sunrise, phone="+12125550100")
