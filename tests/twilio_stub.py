@@ -9,6 +9,17 @@ It speaks just enough of the Messages API (2010-04-01) for the real SDK: creatin
         ...
         stub.received  # what it accepted: dicts with sid, to, from, body, status_callback
 
+And of the phone numbers API: searching `AvailablePhoneNumbers/{country}/Local.json` (AreaCode,
+Contains — letters read as on a keypad —, SmsEnabled), buying (`POST IncomingPhoneNumbers.json`
+with PhoneNumber: the number leaves `stub.available` and joins `stub.numbers`, with the webhook
+URLs it was given), listing, updating and deleting (`IncomingPhoneNumbers/{sid}.json`). A number
+not for sale answers 21422, an unknown sid 404 (20404); `stub.number_script` holds errors the next
+number requests answer, in order:
+
+    stub.available["US"].append(for_sale("+16462345678", "New York", "NY"))
+    stub.number_script.append(Error(500, 20500, "Internal Server Error"))
+    stub.numbers  # sid → dict of phone_number, friendly_name, sms_url, status_callback, …
+
 From another process (the benchmark): `python -m tests.twilio_stub --port 8123 [--latency-ms 100]`
 (`--latency-ms`: every answer waits that long, as api.twilio.com takes 100–300 ms).
 
@@ -32,7 +43,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 API = "/2010-04-01"
-MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account_sid>AC[0-9a-fA-F]{32})/Messages\.json$")
+ACCOUNT_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account_sid>AC[0-9a-fA-F]{32})/(?P<resource>.+)$")
+AVAILABLE_PATH = re.compile(r"^AvailablePhoneNumbers/(?P<country>[A-Z]{2})/Local\.json$")
+NUMBER_PATH = re.compile(r"^IncomingPhoneNumbers/(?P<sid>PN[0-9a-fA-F]{32})\.json$")
+KEYPAD = {letter: digit for digit, letters in {"2": "ABC", "3": "DEF", "4": "GHI", "5": "JKL", "6": "MNO",
+          "7": "PQRS", "8": "TUV", "9": "WXYZ"}.items() for letter in letters}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -98,6 +113,52 @@ def message_resource(record: dict, *, status: str) -> dict:
     }
 
 
+def for_sale(number: str, locality: str = "", region: str = "", *, sms: bool = True) -> dict:
+    """One AvailablePhoneNumber as Twilio lists it."""
+    return {
+        "friendly_name": f"({number[2:5]}) {number[5:8]}-{number[8:]}" if number.startswith("+1") else number,
+        "phone_number": number, "lata": None, "locality": locality, "rate_center": None, "latitude": None,
+        "longitude": None, "region": region, "postal_code": None, "iso_country": "US", "address_requirements": "none",
+        "beta": False, "capabilities": {"voice": True, "SMS": sms, "MMS": sms, "fax": False},
+    }  # fmt: skip
+
+
+def default_for_sale() -> dict[str, list[dict]]:
+    return {
+        "US": [
+            for_sale("+16462345678", "New York", "NY"), for_sale("+16463217654", "New York", "NY"),
+            for_sale("+15122345610", "Austin", "TX"), for_sale("+15129876543", "Austin", "TX", sms=False),
+        ],
+        "CA": [for_sale("+14162345678", "Toronto", "ON")],
+    }  # fmt: skip
+
+
+def incoming_resource(account_sid: str, record: dict) -> dict:
+    """The JSON of one IncomingPhoneNumber (what the SDK's IncomingPhoneNumberInstance reads)."""
+    now = rfc2822(record["date_created"])
+    return {
+        "account_sid": account_sid, "address_requirements": "none", "api_version": "2010-04-01", "beta": False,
+        "capabilities": {"voice": True, "sms": True, "mms": True, "fax": False}, "date_created": now,
+        "date_updated": now, "friendly_name": record["friendly_name"], "origin": "twilio",
+        "phone_number": record["phone_number"], "sid": record["sid"], "sms_method": record.get("sms_method", "POST"),
+        "sms_url": record.get("sms_url", ""), "status_callback": record.get("status_callback", ""),
+        "status_callback_method": record.get("status_callback_method", "POST"),
+        "voice_url": record.get("voice_url", ""),
+        "uri": f"{API}/Accounts/{account_sid}/IncomingPhoneNumbers/{record['sid']}.json",
+    }  # fmt: skip
+
+
+# Form fields of IncomingPhoneNumbers that the stub keeps (Twilio's names → the record's).
+NUMBER_FIELDS = {"FriendlyName": "friendly_name", "SmsUrl": "sms_url", "SmsMethod": "sms_method",
+                 "StatusCallback": "status_callback", "StatusCallbackMethod": "status_callback_method",
+                 "VoiceUrl": "voice_url"}  # fmt: skip
+
+
+def page_payload(key: str, items: list, uri: str, page_size: int) -> dict:
+    return {key: items, "end": max(len(items) - 1, 0), "first_page_uri": uri, "next_page_uri": None,
+            "previous_page_uri": None, "page": 0, "page_size": page_size, "start": 0, "uri": uri}  # fmt: skip
+
+
 def parse_twilio_datetime(value: str) -> datetime | None:
     """DateSent> as the SDK sends it (2026-11-22T10:00:00Z) or a plain date."""
     for fmt in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d"):
@@ -115,6 +176,9 @@ class StubState:
         self.latency = latency
         self.received: list[dict] = []
         self.script: dict[str, list[Error | Delay]] = {}
+        self.available: dict[str, list[dict]] = default_for_sale()
+        self.numbers: dict[str, dict] = {}
+        self.number_script: list[Error] = []
         self.lock = threading.Lock()
         self.registrations = RegistrationStub()
 
@@ -127,18 +191,86 @@ class StubState:
         with self.lock:
             return [r["sid"] for r in self.received if r["to"] == to]
 
-    def respond(self, method: str, target: str, authorization: str, body: bytes) -> tuple[int, dict, float]:
-        """(status, JSON payload, seconds to wait before answering) for one request."""
+    def respond(self, method: str, target: str, authorization: str, body: bytes) -> tuple[int, dict | None, float]:
+        """(status, JSON payload or None for no body, seconds to wait before answering)."""
         if urlsplit(target).path.startswith("/v1/"):  # messaging.twilio.com: carrier registration
             return self.registrations.respond(method, target, authorization, body)
-        account_sid, refusal = self._authorized_account(target, authorization)
+        account_sid, resource, refusal = self._authorized_account(target, authorization)
         if refusal is not None:
             return refusal.status, error_payload(refusal), 0.0
-        if method == "POST":
+        if resource == "Messages.json" and method == "POST":
             return self._create(account_sid, body)
-        if method == "GET":
+        if resource == "Messages.json" and method == "GET":
             return 200, self._list(account_sid, target), 0.0
+        if resource.startswith(("AvailablePhoneNumbers/", "IncomingPhoneNumbers")):
+            with self.lock:
+                scripted = self.number_script.pop(0) if self.number_script else None
+            if scripted is not None:
+                return scripted.status, error_payload(scripted), 0.0
+            status, payload = self._numbers(method, account_sid, resource, target, body)
+            return status, payload, self.latency
         return 405, error_payload(Error(405, 20004, "Method not allowed")), 0.0
+
+    # --- phone numbers ----------------------------------------------------------------------
+
+    def _numbers(self, method, account_sid, resource, target, body) -> tuple[int, dict | None]:
+        query = {k: v[0] for k, v in parse_qs(urlsplit(target).query).items()}
+        form = {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
+        page_size = int(query.get("PageSize", "50"))
+        uri = f"{API}/Accounts/{account_sid}/{resource}"
+        available = AVAILABLE_PATH.match(resource)
+        if available and method == "GET":
+            return 200, page_payload("available_phone_numbers", self._search(available["country"], query)[:page_size],
+                                     uri, page_size)  # fmt: skip
+        if resource == "IncomingPhoneNumbers.json" and method == "GET":
+            with self.lock:
+                wanted = query.get("PhoneNumber")
+                records = [r for r in self.numbers.values() if wanted in (None, r["phone_number"])]
+            items = [incoming_resource(account_sid, r) for r in sorted(records, key=lambda r: r["phone_number"])]
+            return 200, page_payload("incoming_phone_numbers", items[:page_size], uri, page_size)
+        if resource == "IncomingPhoneNumbers.json" and method == "POST":
+            return self._buy(account_sid, form)
+        number = NUMBER_PATH.match(resource)
+        if number is None:
+            return 404, error_payload(Error(404, 20404, "The requested resource was not found"))
+        with self.lock:
+            record = self.numbers.get(number["sid"])
+            if record is None:
+                return 404, error_payload(Error(404, 20404, "The requested resource was not found"))
+            if method == "DELETE":
+                del self.numbers[number["sid"]]
+                return 204, None
+            if method == "POST":
+                record.update({NUMBER_FIELDS[k]: v for k, v in form.items() if k in NUMBER_FIELDS})
+            return 200, incoming_resource(account_sid, record)
+
+    def _search(self, country: str, query: dict) -> list[dict]:
+        area_code = query.get("AreaCode", "")
+        contains = "".join(KEYPAD.get(ch.upper(), ch) for ch in query.get("Contains", ""))
+        sms_only = query.get("SmsEnabled", "").lower() == "true"
+        with self.lock:
+            return [
+                n for n in self.available.get(country, [])
+                if n["phone_number"].startswith("+1" + area_code) and contains in n["phone_number"][2:]
+                and (not sms_only or n["capabilities"]["SMS"])
+            ]  # fmt: skip
+
+    def _buy(self, account_sid: str, form: dict) -> tuple[int, dict]:
+        wanted = form.get("PhoneNumber", "")
+        with self.lock:
+            for offered in self.available.values():
+                match = next((n for n in offered if n["phone_number"] == wanted), None)
+                if match is not None:
+                    offered.remove(match)
+                    break
+            else:
+                error = Error(400, 21422, "PhoneNumber requested is not available")
+                return error.status, error_payload(error)
+            record = {"sid": "PN" + uuid.uuid4().hex, "phone_number": wanted, "friendly_name": match["friendly_name"],
+                      "date_created": datetime.now(UTC).replace(microsecond=0)}  # fmt: skip
+            record.update({NUMBER_FIELDS[k]: v for k, v in form.items() if k in NUMBER_FIELDS})
+            self.numbers[record["sid"]] = record
+        return 201, incoming_resource(account_sid, record)
 
     def _create(self, account_sid: str, body: bytes) -> tuple[int, dict, float]:
         form = {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
@@ -191,11 +323,12 @@ class StubState:
         }
 
     @staticmethod
-    def _authorized_account(target: str, authorization: str) -> tuple[str, Error | None]:
-        """The AccountSid of the path, if the basic-auth user is that account; else the refusal."""
-        match = MESSAGES_PATH.match(urlsplit(target).path)
+    def _authorized_account(target: str, authorization: str) -> tuple[str, str, Error | None]:
+        """The AccountSid and resource of the path, if the basic-auth user is that account; else
+        the refusal."""
+        match = ACCOUNT_PATH.match(urlsplit(target).path)
         if match is None:
-            return "", Error(404, 20404, "The requested resource was not found")
+            return "", "", Error(404, 20404, "The requested resource was not found")
         account_sid = match["account_sid"]
         user = ""
         scheme, _, credentials = (authorization or "").partition(" ")
@@ -205,8 +338,8 @@ class StubState:
             except (binascii.Error, UnicodeDecodeError):
                 user = ""
         if user != account_sid:
-            return "", Error(401, 20003, "Authenticate")
-        return account_sid, None
+            return "", "", Error(401, 20003, "Authenticate")
+        return account_sid, match["resource"], None
 
 
 class RegistrationStub:
@@ -273,6 +406,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         self._answer("GET")
 
+    def do_DELETE(self):
+        self._answer("DELETE")
+
     def _answer(self, method: str):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
@@ -280,7 +416,7 @@ class Handler(BaseHTTPRequestHandler):
         if wait and self.server.closing.wait(wait):
             self.close_connection = True  # shutting down: never answer
             return
-        data = json.dumps(payload).encode()
+        data = b"" if payload is None else json.dumps(payload).encode()
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -331,7 +467,7 @@ async def serve_asyncio(state: StubState, port: int) -> None:
                 status, payload, wait = state.respond(method, target, headers.get("authorization", ""), body)
                 if wait:
                     await asyncio.sleep(wait)
-                data = json.dumps(payload).encode()
+                data = b"" if payload is None else json.dumps(payload).encode()
                 writer.write(
                     f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nContent-Type: application/json\r\n"
                     f"Content-Length: {len(data)}\r\n\r\n".encode()

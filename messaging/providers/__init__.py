@@ -11,9 +11,15 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from messaging.providers.base import (
+    AvailableNumber,
     InboundSms,
     InvalidSignature,
+    NumberError,
+    NumberNotFound,
+    NumberSearch,
+    NumberWebhooks,
     OutgoingSms,
+    OwnedNumber,
     Provider,
     ProviderOutcomeUnknown,
     ProviderRejected,
@@ -24,9 +30,15 @@ from messaging.providers.base import (
 )
 
 __all__ = [
+    "AvailableNumber",
     "InboundSms",
     "InvalidSignature",
+    "NumberError",
+    "NumberNotFound",
+    "NumberSearch",
+    "NumberWebhooks",
     "OutgoingSms",
+    "OwnedNumber",
     "Provider",
     "ProviderOutcomeUnknown",
     "ProviderRejected",

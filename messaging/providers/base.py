@@ -53,6 +53,57 @@ class VoiceStatus:
     raw: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class NumberSearch:
+    """A search for numbers to buy (R12): the provider's local numbers of `country`."""
+
+    country: str = "US"
+    area_code: str = ""
+    contains: str = ""  # digits, or letters (a vanity pattern, as Twilio's keypad reads them)
+    sms_enabled: bool = True
+    limit: int = 20
+
+
+@dataclass(frozen=True)
+class AvailableNumber:
+    number: str  # E.164
+    locality: str = ""
+    region: str = ""
+    sms: bool = True
+    voice: bool = True
+
+
+@dataclass(frozen=True)
+class OwnedNumber:
+    """A number on the provider account: bought here, or already there (to import)."""
+
+    number: str  # E.164
+    sid: str
+    friendly_name: str = ""
+    sms: bool = True
+
+
+@dataclass(frozen=True)
+class NumberWebhooks:
+    """Where the provider reaches us for a number: inbound texts and call status changes."""
+
+    sms_url: str
+    voice_status_url: str
+
+
+class NumberError(Exception):
+    """The provider could not search, buy, release or configure a number. `reason` is a
+    sentence for the user; nothing was changed on our side."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class NumberNotFound(NumberError):
+    """The number (or its sid) is not on the provider account (any more)."""
+
+
 class ProviderRejected(Exception):
     """The provider refused this one message (e.g. 21211 invalid number, 21610 unsubscribed).
     It was not sent; the rest of the batch goes on."""
@@ -106,6 +157,30 @@ class Provider:
 
     def find_sent(self, *, to: str, from_: str, body: str, after) -> str | None:
         """Reconciliation: the sid of a message the provider accepted, or None."""
+        raise NotImplementedError
+
+    # --- numbers (R12: provisioning goes through the provider) ------------------------------
+    def search_numbers(self, query: NumberSearch) -> list[AvailableNumber]:
+        """Numbers the provider offers for sale. Raises NumberError."""
+        raise NotImplementedError
+
+    def buy_number(self, number: str, *, webhooks: NumberWebhooks, friendly_name: str = "") -> OwnedNumber:
+        """Buy `number` for the account, its webhooks set to ours. Raises NumberError (e.g. it
+        was bought by someone else meanwhile)."""
+        raise NotImplementedError
+
+    def release_number(self, *, number: str, sid: str = "") -> None:
+        """Give the number back to the provider. A number without a sid (typed in before
+        provisioning went through the provider) is found by its E.164 form. Raises NumberNotFound
+        when it is not on the account, NumberError otherwise."""
+        raise NotImplementedError
+
+    def list_numbers(self) -> list[OwnedNumber]:
+        """Every number on the provider account (for import). Raises NumberError."""
+        raise NotImplementedError
+
+    def configure_number(self, *, sid: str, webhooks: NumberWebhooks) -> OwnedNumber:
+        """Point an account's number at our webhooks (on import). Raises NumberError."""
         raise NotImplementedError
 
     # --- webhooks (Twilio's wire format) ----------------------------------------------------

@@ -6,7 +6,18 @@ import time
 import uuid
 from concurrent.futures import Future
 
-from messaging.providers.base import OutgoingSms, Provider, SendResult, send_with_retries
+from messaging.providers import inventory
+from messaging.providers.base import (
+    NumberError,
+    NumberNotFound,
+    NumberSearch,
+    NumberWebhooks,
+    OutgoingSms,
+    OwnedNumber,
+    Provider,
+    SendResult,
+    send_with_retries,
+)
 
 outbox: list[OutgoingSms] = []
 accepted: dict[tuple[str, str, str], str] = {}  # (to, from, body) → sid, for reconciliation
@@ -15,6 +26,10 @@ script: dict[str, list[Exception]] = {}
 _lock = threading.Lock()
 # Seconds each send takes (to let tests interleave other work with a running batch).
 latency = {"seconds": 0.0}
+# The account's numbers: sid → (number, webhooks). Tests may put numbers here to import.
+account: dict[str, tuple[OwnedNumber, NumberWebhooks | None]] = {}
+# Errors the next number operations raise, in order: [NumberError("…")].
+number_script: list[Exception] = []
 
 AUTH_TOKEN = "memory-provider-auth-token"  # noqa: S105 - tests only
 
@@ -25,6 +40,14 @@ def reset():
         accepted.clear()
         script.clear()
         latency["seconds"] = 0.0
+        account.clear()
+        number_script.clear()
+
+
+def _scripted():
+    with _lock:
+        if number_script:
+            raise number_script.pop(0)
 
 
 class MemoryProvider(Provider):
@@ -59,3 +82,40 @@ class MemoryProvider(Provider):
 
     def find_sent(self, *, to, from_, body, after):
         return accepted.get((to, from_, body))
+
+    # --- numbers ------------------------------------------------------------------------------
+    def search_numbers(self, query: NumberSearch):
+        _scripted()
+        with _lock:
+            taken = {owned.number for owned, _ in account.values()}
+        return inventory.available(query, taken=taken, seed="memory")
+
+    def buy_number(self, number, *, webhooks, friendly_name=""):
+        _scripted()
+        with _lock:
+            if any(owned.number == number for owned, _ in account.values()):
+                raise NumberError(f"{number} is no longer available. Search again.")
+            owned = OwnedNumber(number=number, sid="PN" + uuid.uuid4().hex, friendly_name=friendly_name)
+            account[owned.sid] = (owned, webhooks)
+        return owned
+
+    def release_number(self, *, number, sid=""):
+        _scripted()
+        with _lock:
+            sid = sid or next((s for s, (owned, _) in account.items() if owned.number == number), "")
+            if account.pop(sid, None) is None:
+                raise NumberNotFound(f"{number} is not on the account.")
+
+    def list_numbers(self):
+        _scripted()
+        with _lock:
+            return sorted((owned for owned, _ in account.values()), key=lambda n: n.number)
+
+    def configure_number(self, *, sid, webhooks):
+        _scripted()
+        with _lock:
+            if sid not in account:
+                raise NumberNotFound("That number is not on the account.")
+            owned = account[sid][0]
+            account[sid] = (owned, webhooks)
+        return owned

@@ -5,6 +5,7 @@ rates in SIMULATOR_RATES) and sometimes a STOP reply, to the app's own Twilio we
 HTTP. So every rule can be seen working through the same code path as production."""
 
 import hashlib
+import json
 import logging
 import random
 import uuid
@@ -16,9 +17,24 @@ from django.conf import settings
 from django.urls import reverse
 
 from messaging.phone import to_e164
-from messaging.providers.base import OutgoingSms, Provider, SendResult, sign
+from messaging.providers import inventory
+from messaging.providers.base import (
+    NumberError,
+    NumberNotFound,
+    NumberSearch,
+    OutgoingSms,
+    OwnedNumber,
+    Provider,
+    SendResult,
+    sign,
+)
 
 log = logging.getLogger(__name__)
+NUMBERS_KEY = "simulator:numbers"  # the simulated account's numbers: sid → JSON
+SEEDED_KEY = "simulator:numbers:seeded"
+# Numbers the simulated account already has when first used, so "Import from provider account"
+# has something to import under `make run`.
+ACCOUNT_AT_START = NumberSearch(country="US", area_code="737", limit=2)
 ERROR_CODES = ("30003", "30004", "30005", "30006", "30007", "30008")
 
 
@@ -112,3 +128,53 @@ class SimulatorProvider(Provider):
     def find_sent(self, *, to, from_, body, after):
         sid = _redis().get(_key(to, from_, body))
         return sid.decode() if sid else None
+
+    # --- numbers: a made-up account in Redis, shared by every process of `make run` ------------
+
+    def _account(self) -> dict[str, dict]:
+        redis = _redis()
+        if redis.set(SEEDED_KEY, "1", nx=True):
+            for n in inventory.available(ACCOUNT_AT_START, taken=set(), seed="simulator-account"):
+                sid = "PN" + uuid.uuid4().hex
+                entry = {"number": n.number, "friendly_name": inventory.friendly(n.number)}
+                redis.hset(NUMBERS_KEY, sid, json.dumps(entry))
+        return {sid.decode(): json.loads(raw) for sid, raw in redis.hgetall(NUMBERS_KEY).items()}
+
+    def search_numbers(self, query):
+        taken = {entry["number"] for entry in self._account().values()}
+        return inventory.available(query, taken=taken, seed="simulator")
+
+    def buy_number(self, number, *, webhooks, friendly_name=""):
+        redis = _redis()
+        # One buyer per number, even from two processes at once: the claim is a SET NX.
+        if not redis.set(f"{NUMBERS_KEY}:claim:{number}", "1", nx=True) or number in {
+            e["number"] for e in self._account().values()
+        }:
+            raise NumberError(f"{number} is no longer available. Search again.")
+        try:
+            sid = "PN" + uuid.uuid4().hex
+            entry = {"number": number, "friendly_name": friendly_name or inventory.friendly(number),
+                     "sms_url": webhooks.sms_url, "voice_status_url": webhooks.voice_status_url}  # fmt: skip
+            redis.hset(NUMBERS_KEY, sid, json.dumps(entry))
+        finally:
+            redis.delete(f"{NUMBERS_KEY}:claim:{number}")
+        return OwnedNumber(number=number, sid=sid, friendly_name=entry["friendly_name"])
+
+    def release_number(self, *, number, sid=""):
+        account = self._account()
+        sid = sid if sid in account else next((s for s, e in account.items() if e["number"] == number), "")
+        if not sid or not _redis().hdel(NUMBERS_KEY, sid):
+            raise NumberNotFound(f"{number} is not on the account.")
+
+    def list_numbers(self):
+        found = [OwnedNumber(number=e["number"], sid=sid, friendly_name=e.get("friendly_name", ""))
+                 for sid, e in self._account().items()]  # fmt: skip
+        return sorted(found, key=lambda n: n.number)
+
+    def configure_number(self, *, sid, webhooks):
+        entry = self._account().get(sid)
+        if entry is None:
+            raise NumberNotFound("That number is not on the account.")
+        entry |= {"sms_url": webhooks.sms_url, "voice_status_url": webhooks.voice_status_url}
+        _redis().hset(NUMBERS_KEY, sid, json.dumps(entry))
+        return OwnedNumber(number=entry["number"], sid=sid, friendly_name=entry.get("friendly_name", ""))

@@ -11,6 +11,7 @@ client's 0.9 ms, so throughput holds when Twilio takes 100–300 ms to answer.
 import asyncio
 import atexit
 import contextlib
+import json
 import os
 import threading
 from dataclasses import replace
@@ -19,14 +20,20 @@ import aiohttp
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 from urllib3.exceptions import NewConnectionError
 
 from messaging.providers.base import (
+    AvailableNumber,
+    NumberError,
+    NumberNotFound,
+    NumberSearch,
+    NumberWebhooks,
     OutgoingSms,
+    OwnedNumber,
     Provider,
     ProviderOutcomeUnknown,
     ProviderRejected,
@@ -174,6 +181,96 @@ class TwilioProvider(Provider):
             if message.body == body:
                 return message.sid
         return None
+
+    # --- numbers (R12), through the SDK's synchronous client: a person waits on each call ----
+
+    def search_numbers(self, query: NumberSearch) -> list[AvailableNumber]:
+        criteria = {"sms_enabled": True} if query.sms_enabled else {}
+        if query.area_code:
+            criteria["area_code"] = int(query.area_code)
+        if query.contains:
+            criteria["contains"] = query.contains
+        with _number_errors():
+            found = self.client.available_phone_numbers(query.country).local.list(limit=query.limit, **criteria)
+        return [
+            AvailableNumber(
+                number=n.phone_number, locality=n.locality or "", region=n.region or "",
+                sms=_capable(n.capabilities, "sms"), voice=_capable(n.capabilities, "voice"),
+            )
+            for n in found
+        ]  # fmt: skip
+
+    def buy_number(self, number: str, *, webhooks: NumberWebhooks, friendly_name: str = "") -> OwnedNumber:
+        fields = _webhook_fields(webhooks) | ({"friendly_name": friendly_name} if friendly_name else {})
+        with _number_errors():
+            bought = self.client.incoming_phone_numbers.create(phone_number=number, **fields)
+        return _owned(bought)
+
+    def release_number(self, *, number: str, sid: str = "") -> None:
+        with _number_errors():
+            if not sid:
+                found = self.client.incoming_phone_numbers.list(phone_number=number, limit=1)
+                if not found:
+                    raise NumberNotFound(f"{number} is not on the Twilio account.")
+                sid = found[0].sid
+            self.client.incoming_phone_numbers(sid).delete()
+
+    def list_numbers(self) -> list[OwnedNumber]:
+        with _number_errors():
+            return sorted((_owned(n) for n in self.client.incoming_phone_numbers.list()), key=lambda n: n.number)
+
+    def configure_number(self, *, sid: str, webhooks: NumberWebhooks) -> OwnedNumber:
+        with _number_errors():
+            return _owned(self.client.incoming_phone_numbers(sid).update(**_webhook_fields(webhooks)))
+
+
+def _webhook_fields(webhooks: NumberWebhooks) -> dict:
+    """A number's webhooks: its inbound texts (`sms_url`) and its call status changes
+    (`status_callback`, where a missed call is seen). `voice_url` is left as it is: it must
+    answer with call instructions, and an empty answer would pick up and hang up every call, so
+    no call would be missed and the missed-call text back would never go."""
+    return {"sms_url": webhooks.sms_url, "sms_method": "POST",
+            "status_callback": webhooks.voice_status_url, "status_callback_method": "POST"}  # fmt: skip
+
+
+def _capable(capabilities, what: str) -> bool:
+    """Twilio spells them "SMS"/"MMS" for available numbers and "sms"/"mms" for owned ones."""
+    return any(k.lower() == what and bool(v) for k, v in (capabilities or {}).items())
+
+
+def _owned(instance) -> OwnedNumber:
+    return OwnedNumber(number=instance.phone_number, sid=instance.sid, friendly_name=instance.friendly_name or "",
+                       sms=_capable(instance.capabilities, "sms") if instance.capabilities else True)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _number_errors():
+    """Twilio's refusals and unreachability as NumberError, in words a user can act on."""
+    try:
+        yield
+    except TwilioException as exc:
+        status, code, message = _error_of(exc)
+        if status == 404 or code == 20404:
+            raise NumberNotFound("That number is not on the Twilio account.") from exc
+        if code == 21422:
+            raise NumberError("That number is no longer available. Search again.") from exc
+        raise NumberError(f"Twilio refused: {message or status}") from exc
+    except requests.RequestException as exc:
+        raise NumberError("Twilio did not answer. Try again in a moment.") from exc
+
+
+def _error_of(exc: TwilioException) -> tuple[int, int | None, str]:
+    """(HTTP status, Twilio error code, message) of an error answer. A list call's page that is
+    not a 200 raises a plain TwilioException("Unable to fetch page", response), not a
+    TwilioRestException: its code and message are read from the response."""
+    if isinstance(exc, TwilioRestException):
+        return exc.status, exc.code, exc.msg
+    response = exc.args[1] if len(exc.args) > 1 else None
+    try:
+        payload = json.loads(response.text)
+    except (AttributeError, TypeError, ValueError):
+        payload = {}
+    return getattr(response, "status_code", 0), payload.get("code"), payload.get("message", "")
 
 
 def _refusal(exc: TwilioRestException) -> Exception:
