@@ -7,6 +7,7 @@ from compliance.models import (
     ConsentEvent,
     DndChange,
     LimitExtensionRequest,
+    ProvisioningLift,
     RateBucket,
     SnowshoeHold,
     Suspension,
@@ -82,3 +83,9 @@ class AppealAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "sub_account", "status", "decided_by", "decided_at"]
     list_filter = ["status"]
     list_select_related = ["sub_account", "decided_by"]
+
+
+@admin.register(ProvisioningLift)
+class ProvisioningLiftAdmin(ReadOnlyAdmin):
+    list_display = ["lifted_at", "sub_account", "lifted_by", "reason"]
+    list_select_related = ["sub_account", "lifted_by"]

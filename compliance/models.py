@@ -424,6 +424,27 @@ class Suspension(models.Model):
         self.save(update_fields=["lifted_at", "lifted_by", "lift_note"])
 
 
+class ProvisioningLift(models.Model):
+    """R12: support staff lifted a sub-account's restriction on new phone numbers (repeated
+    violations: PROVISIONING_RESTRICT_AFTER suspensions within the window). Append-only: who,
+    when, why. Suspensions started before the latest lift no longer count toward the restriction;
+    it comes back only with enough new ones."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="provisioning_lifts")
+    lifted_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    lifted_at = models.DateTimeField()
+    reason = models.TextField()
+
+    class Meta:
+        ordering = ["-lifted_at"]
+        constraints = [models.CheckConstraint(name="provisioning_lift_reason_given", condition=~Q(reason=""))]
+        indexes = [models.Index(fields=["sub_account", "lifted_at"], name="provlift_subaccount_at_idx")]
+
+    def __str__(self):
+        return f"Number restriction of {self.sub_account_id} lifted at {self.lifted_at:%Y-%m-%d %H:%M} UTC"
+
+
 class Appeal(models.Model):
     """R9: the sub-account's case for lifting a permanent suspension, with its proof of opt-in,
     reviewed by support staff. At most MAX_APPEALS_PER_SUSPENSION per suspension. Support may ask

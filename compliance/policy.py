@@ -65,6 +65,10 @@ class Policy:
     MAX_APPEALS_PER_SUSPENSION: int = 2
     SELF_LIFT_AGENCY_MIN_AGE_DAYS: int = 90
     SELF_LIFT_EVERY_DAYS: int = 30
+    # R12: no new phone numbers while restricted for repeated violations — this many suspensions
+    # started within the window (and after support last lifted the restriction).
+    PROVISIONING_RESTRICT_AFTER: int = 2
+    PROVISIONING_RESTRICT_WINDOW_DAYS: int = 30
     # R10.
     REQUIRE_CONSENT_FOR: frozenset[str] = frozenset({"bulk", "workflow", "campaign"})
     # Issue 17: A2P 10DLC / toll-free registration. On: bulk, campaign and workflow texts from a US

@@ -56,6 +56,35 @@ def check_suspension(*, source: str, suspension_reason: str, policy: Policy, per
     return ALLOW
 
 
+# --- R12 new phone numbers --------------------------------------------------------------------
+
+PROVISIONING_PERMANENT = (
+    "New phone numbers cannot be added: sending is permanently suspended after repeated violations. "
+    "Appeal the suspension to have it reviewed."
+)
+PROVISIONING_SUSPENDED = "New phone numbers cannot be added while sending is suspended (until {until})."
+PROVISIONING_RESTRICTED = (
+    "New phone numbers cannot be added: sending was suspended {count} times in the last {days} days. "
+    "Contact support to have this restriction reviewed."
+)
+
+
+def check_provisioning(*, permanent: bool, suspended_until: str, recent_suspensions: int, policy: Policy) -> Decision:
+    """R12: may the sub-account get a new number? Not while permanently suspended (R9), not while
+    a temporary suspension is in force (`suspended_until`, its end as the user reads it), and not
+    while restricted for repeated violations: PROVISIONING_RESTRICT_AFTER suspensions counted in
+    the window (the caller counts those after support's last lift)."""
+    if permanent:
+        return Decision.refuse(PROVISIONING_PERMANENT)
+    if suspended_until:
+        return Decision.refuse(PROVISIONING_SUSPENDED.format(until=suspended_until))
+    if recent_suspensions >= policy.PROVISIONING_RESTRICT_AFTER:
+        return Decision.refuse(
+            PROVISIONING_RESTRICTED.format(count=recent_suspensions, days=policy.PROVISIONING_RESTRICT_WINDOW_DAYS)
+        )
+    return ALLOW
+
+
 # --- R3/R4 inbound keywords -----------------------------------------------------------------
 
 _TRAILING = ".!?,;:)(*~-'\" "

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from compliance.views import appeals, business_info, contacts, dashboards, holds, limits, suspensions
+from compliance.views import appeals, business_info, contacts, dashboards, holds, limits, provisioning, suspensions
 
 C = "s/<uuid:sub_account_id>/contacts/<uuid:contact_id>/"
 
@@ -20,6 +20,7 @@ urlpatterns = [
         name="suspension_lift",
     ),
     path("support/risk/", suspensions.support_risk, name="support_risk"),
+    path("support/sub-accounts/<uuid:sub_account_id>/", provisioning.support_subaccount, name="support_subaccount"),
     path("s/<uuid:sub_account_id>/appeals/", appeals.appeals, name="appeals"),
     path("s/<uuid:sub_account_id>/appeals/<uuid:appeal_id>/", appeals.appeal_detail, name="appeal_detail"),
     path("s/<uuid:sub_account_id>/appeals/<uuid:appeal_id>/<slug:which>/", appeals.appeal_file, name="appeal_file"),

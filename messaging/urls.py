@@ -18,6 +18,13 @@ urlpatterns = [
         name="message_resend",
     ),
     path(S + "settings/phone-numbers/", phone_numbers.phone_numbers, name="phone_numbers"),
+    path(S + "settings/phone-numbers/buy/", phone_numbers.phone_number_buy, name="phone_number_buy"),
+    path(S + "settings/phone-numbers/import/", phone_numbers.phone_number_import, name="phone_number_import"),
+    path(
+        S + "settings/phone-numbers/<uuid:number_id>/release/",
+        phone_numbers.phone_number_release,
+        name="phone_number_release",
+    ),
     path(S + "settings/registration/", registration.registration, name="registration"),
     path(S + "settings/registration/<slug:kind>/", registration.registration, name="registration_kind"),
     path(

@@ -45,6 +45,8 @@ def kwargs_for(params, world, tenant):
         objects["key_id"] = api_key_create(sub_account=world.a1 if tenant == "a" else world.b1, name="t", user=None)[
             0
         ].pk
+    if "number_id" in params:
+        objects["number_id"] = (world.a1 if tenant == "a" else world.b1).phone_numbers.get().pk
     if "hold_id" in params:
         from compliance.models import SnowshoeHold
 

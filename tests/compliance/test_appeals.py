@@ -94,16 +94,18 @@ def test_r9_phone_numbers_page_shows_the_phone_systems_texts_and_r12_refuses_new
     html = client.get(reverse("phone_numbers", args=[world.a1.pk])).content.decode()
     assert "Failed to retrieve Phone Numbers" in html and "Lead Connector returned Unauthorized" in html
     assert reverse("appeals", args=[world.a1.pk]) in html and "+16465550101" not in html
-    client.post(reverse("phone_numbers", args=[world.a1.pk]), {"number": "+16465550177"})
-    assert not PhoneNumber.objects.filter(number="+16465550177").exists()
+    assert 'data-testid="number-search"' not in html
+    response = client.post(reverse("phone_number_buy", args=[world.a1.pk]), {"number": "+16462345678"}, follow=True)
+    assert "sending is permanently suspended" in response.content.decode()
+    assert not PhoneNumber.objects.filter(number="+16462345678").exists()
 
 
 def test_r12_no_new_number_during_a_temporary_suspension(world, login, run_jobs, django_capture_on_commit_callbacks):
     cross_the_suspension_threshold(world.a1, run_jobs, django_capture_on_commit_callbacks)
     client = login(world.a1_owner)
-    response = client.post(reverse("phone_numbers", args=[world.a1.pk]), {"number": "+16465550177"}, follow=True)
-    assert "No phone number can be added while sending is suspended (R12)." in response.content.decode()
-    assert not PhoneNumber.objects.filter(number="+16465550177").exists()
+    response = client.post(reverse("phone_number_buy", args=[world.a1.pk]), {"number": "+16462345678"}, follow=True)
+    assert "New phone numbers cannot be added while sending is suspended (until " in response.content.decode()
+    assert not PhoneNumber.objects.filter(number="+16462345678").exists()
     assert "+16465550101" in response.content.decode()  # the numbers are still listed
 
 

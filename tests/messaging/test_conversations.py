@@ -111,21 +111,3 @@ def test_send_to_another_tenants_contact_is_404(world, login):
     url = reverse("conversation_send", args=[world.a1.pk, world.b1_contact.pk])
     assert login(world.a_admin).post(url, {"body": "x"}).status_code == 404
     assert not Message.objects.exists()
-
-
-def test_phone_numbers_list_and_add(world, login):
-    url = reverse("phone_numbers", args=[world.a1.pk])
-    client = login(world.a1_owner)
-    assert "+16465550101" in client.get(url).content.decode()
-    assert client.post(url, {"number": "(646) 555-0177", "label": "Second"}).status_code == 302
-    assert world.a1.phone_numbers.filter(number="+16465550177").exists()
-    html = client.post(url, {"number": "not a number"}).content.decode()
-    assert "is not a phone number" in html
-    html = client.post(url, {"number": "+14155550121"}).content.decode()  # b1's number
-    assert "already in use" in html
-
-
-def test_phone_numbers_add_needs_owner_or_agency_admin(world, login):
-    url = reverse("phone_numbers", args=[world.a1.pk])
-    assert login(world.a1_user).post(url, {"number": "+16465550178"}).status_code == 403
-    assert login(world.a_admin).post(url, {"number": "+16465550178"}).status_code == 302
