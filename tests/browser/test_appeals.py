@@ -113,7 +113,7 @@ def test_appeal_a_permanent_suspension_to_approval(browser, page, support_page, 
     expect(refusal).to_contain_text("Lead Connector returned Unauthorized")
     expect(refusal.get_by_role("link", name="Appeal the suspension")).to_be_visible()
     expect(owner.get_by_text("+16465550101")).to_have_count(0)
-    expect(owner.get_by_role("button", name="Add number")).to_have_count(0)  # R12: no new numbers
+    expect(owner.get_by_test_id("number-search")).to_have_count(0)  # R12: no new numbers
 
     # --- Support: queue → appeal → screenshots → ask for proof of one number ------------------
     log_in(support, base, "support@demo.test")
@@ -195,7 +195,7 @@ def test_appeal_a_permanent_suspension_to_approval(browser, page, support_page, 
     owner.get_by_role("link", name="Phone numbers").click()
     expect(owner.get_by_test_id("numbers-unauthorized")).to_have_count(0)
     expect(owner.get_by_role("cell", name="+16465550101")).to_be_visible()
-    expect(owner.get_by_role("button", name="Add number")).to_be_visible()
+    expect(owner.get_by_test_id("number-search")).to_be_visible()  # one suspension: not restricted (R12)
 
     permanent_sunrise.refresh_from_db()
     assert permanent_sunrise.lifted_at is not None and permanent_sunrise.lifted_by.email == "support@demo.test"
