@@ -39,7 +39,8 @@ def provisioning_state(sub_account: SubAccount, now: datetime) -> ProvisioningSt
     since = now - timedelta(days=policy.PROVISIONING_RESTRICT_WINDOW_DAYS)
     if lifts and lifts[0].lifted_at > since:
         since = lifts[0].lifted_at
-    counted = list(Suspension.objects.filter(sub_account=sub_account, started_at__gt=since, started_at__lte=now))
+    # Not bounded by `now`: one another process has just recorded counts (see `covering`).
+    counted = list(Suspension.objects.filter(sub_account=sub_account, started_at__gt=since))
     until = ""
     if suspension is not None and not suspension.is_permanent:
         until = local_time(suspension.ends_at, sub_account)

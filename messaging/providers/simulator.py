@@ -145,19 +145,19 @@ class SimulatorProvider(Provider):
         return inventory.available(query, taken=taken, seed="simulator")
 
     def buy_number(self, number, *, webhooks, friendly_name=""):
-        redis = _redis()
+        redis, claim = _redis(), f"{NUMBERS_KEY}:claim:{number}"
         # One buyer per number, even from two processes at once: the claim is a SET NX.
-        if not redis.set(f"{NUMBERS_KEY}:claim:{number}", "1", nx=True) or number in {
-            e["number"] for e in self._account().values()
-        }:
+        if not redis.set(claim, "1", nx=True, ex=60):
             raise NumberError(f"{number} is no longer available. Search again.")
         try:
+            if number in {e["number"] for e in self._account().values()}:
+                raise NumberError(f"{number} is no longer available. Search again.")
             sid = "PN" + uuid.uuid4().hex
             entry = {"number": number, "friendly_name": friendly_name or inventory.friendly(number),
                      "sms_url": webhooks.sms_url, "voice_status_url": webhooks.voice_status_url}  # fmt: skip
             redis.hset(NUMBERS_KEY, sid, json.dumps(entry))
         finally:
-            redis.delete(f"{NUMBERS_KEY}:claim:{number}")
+            redis.delete(claim)
         return OwnedNumber(number=number, sid=sid, friendly_name=entry["friendly_name"])
 
     def release_number(self, *, number, sid=""):

@@ -137,6 +137,8 @@ def test_fake_carriers_allocate_and_release(fake):
     assert number not in {n.number for n in fake.list_numbers()}
     with pytest.raises(NumberNotFound):
         fake.release_number(number=number, sid=owned.sid)
+    again = fake.buy_number(number, webhooks=HOOKS)  # released: for sale again
+    assert again.number == number and again.sid != owned.sid
 
 
 def test_simulator_account_has_numbers_to_import_at_start():
