@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from accounts.models import SubAccount
 from compliance.policy import get_policy
-from compliance.rules import opt_out_text_problem
+from compliance.rules import HELP, OPT_IN, OPT_OUT, keyword_reply_problem, opt_out_text_problem
 from compliance.uploads import image_or_pdf
 
 SCREENSHOT_MAX_BYTES = 5 * 1024 * 1024
@@ -43,6 +43,54 @@ class BusinessInfoForm(forms.ModelForm):
 
     def clean_sender_text(self):
         return self.cleaned_data["sender_text"].strip()
+
+
+class KeywordRepliesForm(forms.ModelForm):
+    """Settings → Business Info → Keyword replies (R3/R4/HELP): the sub-account's own English
+    texts, each checked against the business name being saved with them (the same page's
+    General fields). Empty: the policy's default."""
+
+    KINDS = {"help_reply": HELP, "opt_out_confirmation": OPT_OUT, "opt_in_confirmation": OPT_IN}
+
+    class Meta:
+        model = SubAccount
+        fields = ["help_reply", "opt_out_confirmation", "opt_in_confirmation"]
+        labels = {
+            "help_reply": "HELP reply",
+            "opt_out_confirmation": "Opt-out confirmation",
+            "opt_in_confirmation": "Opt-in confirmation",
+        }
+        help_texts = {
+            "help_reply": "Sent to a contact who texts HELP or INFO. It must name the business, give a "
+            "support phone number or email, say how to opt out and include “Msg&data rates may apply”.",
+            "opt_out_confirmation": "Sent once to a contact who opts out (STOP, “remove me”, …). "
+            "It must name the business.",
+            "opt_in_confirmation": "Sent to a contact who opts back in (START, YES, UNSTOP). "
+            "It must name the business and say how to opt out.",
+        }
+        widgets = {f: forms.Textarea(attrs={"rows": 3}) for f in fields}
+
+    def __init__(self, *args, business_name: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.business_name = business_name
+        for name in self.fields:
+            self.fields[name].widget.attrs["placeholder"] = "Empty: the default below"
+
+    def _check(self, name):
+        text = self.cleaned_data[name].strip()
+        problem = keyword_reply_problem(self.KINDS[name], text, business_name=self.business_name, policy=get_policy())
+        if problem:
+            raise forms.ValidationError(problem)
+        return text
+
+    def clean_help_reply(self):
+        return self._check("help_reply")
+
+    def clean_opt_out_confirmation(self):
+        return self._check("opt_out_confirmation")
+
+    def clean_opt_in_confirmation(self):
+        return self._check("opt_in_confirmation")
 
 
 # --- R10 consent -----------------------------------------------------------------------------
