@@ -44,10 +44,10 @@ def test_the_replies_are_saved_and_recorded(world, login):
         ("help_reply", GOOD_HELP.replace("{business_name}:", "Hi:"), "the business name"),
         ("help_reply", GOOD_HELP.replace(" call 212-555-0100.", ""), "a support phone number or email address"),
         ("help_reply", GOOD_HELP.replace(" Reply STOP to opt out.", ""), "how to opt out"),
-        ("help_reply", GOOD_HELP.replace(" Msg&data rates may apply.", ""),
-         "“Msg&amp;data rates may apply”"),
+        ("help_reply", GOOD_HELP.replace(" Msg&data rates may apply.", ""), "“Msg&amp;data rates may apply”"),
         ("opt_out_confirmation", "You're out.", "The opt-out confirmation must also contain the business name"),
-        ("opt_in_confirmation", "Welcome back to {business_name}!", "The opt-in confirmation must also contain how to opt out"),
+        ("opt_in_confirmation", "Welcome back to {business_name}!",
+         "The opt-in confirmation must also contain how to opt out"),
     ],
 )  # fmt: skip
 def test_each_missing_part_is_refused_with_its_name_and_nothing_is_saved(world, login, field, text, error):

@@ -13,7 +13,10 @@ from tests.messaging.helpers import post_signed
 
 pytestmark = pytest.mark.django_db
 
-HELP = "{business_name}: questions? Call 212-555-0100 or help@sunrise.test. Reply STOP to opt out. Msg&data rates may apply."
+HELP = (
+    "{business_name}: questions? Call 212-555-0100 or help@sunrise.test. Reply STOP to opt out. "
+    "Msg&data rates may apply."
+)
 OPT_OUT = "{business_name}: you are unsubscribed and will get no more texts. Text START to come back."
 OPT_IN = "Welcome back to {business_name}! Reply STOP to opt out."
 POLICY = Policy()
@@ -124,3 +127,21 @@ def test_r3_one_confirmation_whatever_the_language(client, contact):
     text_in(client, contact, "STOP", "SM2")
     text_in(client, contact, "arrêt svp", "SM3")
     assert len(replies(contact)) == 1
+
+
+def test_the_simulators_stop_reply_gets_the_sub_accounts_confirmation(client, world, settings, own_replies):
+    """Under `make run` the carrier simulator's STOP replies go through the same signed webhook,
+    and the app answers them with the sub-account's own confirmation."""
+    from messaging.providers import simulator
+
+    contact = world.a1_contact
+    sent = services.message_send_one(sub_account=world.a1, contact=contact, body="Hi", source="one_to_one")
+    dispatch.dispatch_batch([str(sent.pk)])
+    sent.refresh_from_db()
+    settings.SMS_BACKEND = "simulator"
+    settings.SIMULATOR_RATES = {"stop": 1.0}
+    simulator.play_carrier(sent.provider_sid, sent.to_number, sent.from_number,
+                           transport=lambda p, d, h: client.post(p, d, headers=h))  # fmt: skip
+    contact.refresh_from_db()
+    assert contact.dnd == "permanent"
+    assert replies(contact) == [filled(OPT_OUT)]
