@@ -89,6 +89,9 @@ class SubAccount(models.Model):
     help_reply = models.CharField(max_length=320, blank=True)
     opt_out_confirmation = models.CharField(max_length=320, blank=True)
     opt_in_confirmation = models.CharField(max_length=320, blank=True)
+    # The same three in other languages: {"es": {"help": …, "opt_out": …, "opt_in": …}, "fr": …};
+    # a missing or empty text means the policy's text in that language (KEYWORD_REPLIES).
+    other_language_replies = models.JSONField(default=dict, blank=True)
     missed_call_text_back = models.BooleanField(default=False)
     missed_call_text_back_body = models.CharField(
         max_length=320, blank=True, default="Sorry we missed your call! How can we help?"

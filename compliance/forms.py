@@ -46,11 +46,13 @@ class BusinessInfoForm(forms.ModelForm):
 
 
 class KeywordRepliesForm(forms.ModelForm):
-    """Settings → Business Info → Keyword replies (R3/R4/HELP): the sub-account's own English
-    texts, each checked against the business name being saved with them (the same page's
-    General fields). Empty: the policy's default."""
+    """Settings → Business Info → Keyword replies (R3/R4/HELP): the sub-account's own texts —
+    English, and the same three for each other language the policy knows (`es_help_reply`, …,
+    kept in `other_language_replies`) — each checked against the business name being saved with
+    them (the same page's General fields). Empty: the policy's text in that language."""
 
     KINDS = {"help_reply": HELP, "opt_out_confirmation": OPT_OUT, "opt_in_confirmation": OPT_IN}
+    RECORDED_FIELDS = ["help_reply", "opt_out_confirmation", "opt_in_confirmation", "other_language_replies"]
 
     class Meta:
         model = SubAccount
@@ -73,24 +75,54 @@ class KeywordRepliesForm(forms.ModelForm):
     def __init__(self, *args, business_name: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.business_name = business_name
+        policy = get_policy()
+        saved = self.instance.other_language_replies or {}
+        self.languages = {}  # field name → language code, for the other languages' fields
+        for code in (c for c in policy.KEYWORD_LANGUAGES if c != "en"):
+            for name, kind in self.KINDS.items():
+                field_name = f"{code}_{name}"
+                self.fields[field_name] = forms.CharField(
+                    label=f"{self.Meta.labels[name]} ({policy.LANGUAGE_NAMES.get(code, code)})",
+                    required=False,
+                    max_length=320,
+                    initial=saved.get(code, {}).get(kind, ""),
+                    widget=forms.Textarea(attrs={"rows": 3, "lang": code}),
+                )
+                self.languages[field_name] = code
         for name in self.fields:
-            self.fields[name].widget.attrs["placeholder"] = "Empty: the default below"
+            self.fields[name].widget.attrs["placeholder"] = "Empty: the default shown below"
 
-    def _check(self, name):
-        text = self.cleaned_data[name].strip()
-        problem = keyword_reply_problem(self.KINDS[name], text, business_name=self.business_name, policy=get_policy())
-        if problem:
-            raise forms.ValidationError(problem)
-        return text
+    def english_fields(self):
+        return [self[name] for name in self.Meta.fields]
 
-    def clean_help_reply(self):
-        return self._check("help_reply")
+    def language_fields(self, code):
+        return [self[f"{code}_{name}"] for name in self.Meta.fields]
 
-    def clean_opt_out_confirmation(self):
-        return self._check("opt_out_confirmation")
+    def clean(self):
+        cleaned = super().clean()
+        policy = get_policy()
+        for name in list(self.Meta.fields) + list(self.languages):
+            if name not in cleaned:
+                continue  # already refused by its field (too long)
+            text = cleaned[name].strip()
+            language = self.languages.get(name, "en")
+            kind = self.KINDS[name.removeprefix(f"{language}_")]
+            problem = keyword_reply_problem(kind, text, business_name=self.business_name, policy=policy,
+                                            language=language)  # fmt: skip
+            if problem:
+                self.add_error(name, problem)
+            else:
+                cleaned[name] = text
+        return cleaned
 
-    def clean_opt_in_confirmation(self):
-        return self._check("opt_in_confirmation")
+    def save(self, commit=True):
+        replies = {}
+        for name, code in self.languages.items():
+            text = self.cleaned_data.get(name, "")
+            if text:
+                replies.setdefault(code, {})[self.KINDS[name.removeprefix(f"{code}_")]] = text
+        self.instance.other_language_replies = replies
+        return super().save(commit=commit)
 
 
 # --- R10 consent -----------------------------------------------------------------------------

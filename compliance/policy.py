@@ -94,6 +94,18 @@ class Policy:
             },
         }
     )
+    # What a HELP reply must say about rates, per language (keyword_reply_problem; accents and
+    # case optional). English also accepts "Msg & data", "Message and data".
+    RATES_NOTICES: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {
+            "en": ("Msg&data rates may apply",),
+            "es": ("Pueden aplicarse tarifas de mensajes y datos", "Se pueden aplicar tarifas de mensajes y datos",
+                   "Pueden aplicar tarifas de mensajes y datos"),
+            "fr": ("Des frais de messagerie et de données peuvent s'appliquer",
+                   "Des frais de messages et de données peuvent s'appliquer"),
+        }
+    )  # fmt: skip
+    LANGUAGE_NAMES: dict[str, str] = field(default_factory=lambda: {"en": "English", "es": "Spanish", "fr": "French"})
     OPT_OUT_CONFIRMATION: str = (
         "You have been unsubscribed from {business_name} and will receive no more messages. Reply START to resubscribe."
     )

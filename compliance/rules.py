@@ -281,14 +281,17 @@ def default_reply(kind: str, language: str, policy: Policy) -> str:
     return other or english[kind]
 
 
-def keyword_reply(*, kind: str, language: str, custom: str, business_name: str, policy: Policy) -> str:
-    """The text that answers a keyword (R3 confirmation, R4 confirmation, HELP). `custom` is
-    the sub-account's own text (Business Info), which is English: it answers English keywords,
-    and keywords of a language the policy has no reply for; the other languages get the policy's
-    reply in that language, so a contact who wrote `PARAR` is answered in Spanish."""
-    has_own_language = language != "en" and kind in policy.KEYWORD_REPLIES.get(language, {})
-    template = default_reply(kind, language, policy) if has_own_language else (custom or "").strip()
-    return fill_business_name(template or default_reply(kind, "en", policy), business_name)
+def keyword_reply(*, kind: str, language: str, own: dict[str, str], business_name: str, policy: Policy) -> str:
+    """The text that answers a keyword (R3 confirmation, R4 confirmation, HELP) written in
+    `language`. `own` holds the sub-account's texts of this kind by language (Business Info;
+    empty = none). Its text in the contact's language goes; else the policy's text in that
+    language; a language the policy has no reply for gets the English one (the sub-account's,
+    else the default). So a contact who wrote `PARAR` is answered in Spanish."""
+    text = (own.get(language) or "").strip()
+    has_policy_reply = language != "en" and kind in policy.KEYWORD_REPLIES.get(language, {})
+    if not text and not has_policy_reply:
+        text = (own.get("en") or "").strip()
+    return fill_business_name(text or default_reply(kind, language, policy), business_name)
 
 
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]{2,}")
@@ -313,31 +316,48 @@ def _tells_how_to_opt_out(text: str, policy: Policy) -> bool:
     return any(f" {_key(k)} " in words for _, tables in keyword_languages(policy) for k in tables.get(OPT_OUT, ()))
 
 
-REPLY_LABELS = {HELP: "The HELP reply", OPT_OUT: "The opt-out confirmation", OPT_IN: "The opt-in confirmation"}
+REPLY_LABELS = {HELP: "HELP reply", OPT_OUT: "opt-out confirmation", OPT_IN: "opt-in confirmation"}
 
 
-def keyword_reply_problem(kind: str, text: str, *, business_name: str, policy: Policy) -> str:
+def _states_rates(text: str, language: str, policy: Policy) -> bool:
+    if _RATES.search(text):  # the English notice is fine in any language's reply
+        return True
+    words = f" {_key(text)} "
+    return any(f" {_key(notice)} " in words for notice in policy.RATES_NOTICES.get(language, ()))
+
+
+def keyword_reply_problem(kind: str, text: str, *, business_name: str, policy: Policy, language: str = "en") -> str:
     """What a sub-account's own keyword reply lacks, in one sentence naming each missing part
     ("" when it is fine; an empty text means the default). CTIA's rules for the texts: the HELP
     reply names the business, a support contact (phone or email), how to opt out and "Msg&data
-    rates may apply"; confirmations name the business; the opt-in one also says how to opt out."""
+    rates may apply" (in its language); confirmations name the business; the opt-in one also
+    says how to opt out."""
     text = (text or "").strip()
     if not text:
         return ""
+    label = REPLY_LABELS[kind]
+    if language != "en":
+        label = f"{policy.LANGUAGE_NAMES.get(language, language)} {label}"
+    label = "The " + label
     unknown = sorted({f for f in _MERGE_FIELD.findall(text) if "{" + f + "}" != BUSINESS_NAME_FIELD})
     if unknown:
         fields = ", ".join("{" + f + "}" for f in unknown)
-        return f"{REPLY_LABELS[kind]} can only fill in {BUSINESS_NAME_FIELD}; remove {fields}."
+        return f"{label} can only fill in {BUSINESS_NAME_FIELD}; remove {fields}."
     missing = []
     if not _names_business(text, business_name):
         missing.append(f"the business name (“{business_name.strip()}” or {BUSINESS_NAME_FIELD})")
     if kind == HELP and not _has_support_contact(text):
         missing.append("a support phone number or email address")
     if kind in (HELP, OPT_IN) and not _tells_how_to_opt_out(text, policy):
-        missing.append("how to opt out (e.g. “Reply STOP to unsubscribe”)")
-    if kind == HELP and not _RATES.search(text):
-        missing.append("“Msg&data rates may apply”")
+        if language == "en":
+            missing.append("how to opt out (e.g. “Reply STOP to unsubscribe”)")
+        else:
+            keyword = (policy.KEYWORD_LANGUAGES.get(language, {}).get(OPT_OUT) or ("STOP",))[0]
+            missing.append(f"how to opt out (an opt-out keyword such as {keyword})")
+    if kind == HELP and not _states_rates(text, language, policy):
+        notices = policy.RATES_NOTICES.get(language) or policy.RATES_NOTICES.get("en") or ("Msg&data rates may apply",)
+        missing.append(f"“{notices[0]}”")
     if not missing:
         return ""
     listed = missing[0] if len(missing) == 1 else ", ".join(missing[:-1]) + " and " + missing[-1]
-    return f"{REPLY_LABELS[kind]} must also contain {listed}."
+    return f"{label} must also contain {listed}."

@@ -66,12 +66,14 @@ CUSTOM_REPLY_FIELDS = {
 def _reply(inbound: Message, keyword: rules.Keyword) -> Message:
     """Keyword replies are compliance messages (source keyword_reply): exempt from DND, ramp,
     suspension and quiet hours, but stored and dispatched like any other (R3). The text is the
-    sub-account's own (English), or the policy's in the language the contact wrote in."""
+    sub-account's own in the language the contact wrote in, else the policy's in that language."""
     sub_account = inbound.sub_account
+    own = {language: texts.get(keyword.kind, "") for language, texts in sub_account.other_language_replies.items()}
+    own["en"] = getattr(sub_account, CUSTOM_REPLY_FIELDS[keyword.kind])
     body = rules.keyword_reply(
         kind=keyword.kind,
         language=keyword.language,
-        custom=getattr(sub_account, CUSTOM_REPLY_FIELDS[keyword.kind]),
+        own=own,
         business_name=sub_account.business_name,
         policy=get_policy(),
     )

@@ -78,7 +78,7 @@ def business_info(request, sub_account_id):
 
 
 def business_info_update(*, sub_account, form, user, keyword_form=None):
-    fields = form.Meta.fields + (keyword_form.Meta.fields if keyword_form else [])
+    fields = form.Meta.fields + (keyword_form.RECORDED_FIELDS if keyword_form else [])
     before = {f: getattr(SubAccount.objects.get(pk=sub_account.pk), f) for f in fields}
     with transaction.atomic():
         form.save()

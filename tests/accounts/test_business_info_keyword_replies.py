@@ -116,3 +116,46 @@ def test_other_roles_read_the_replies_and_cannot_preview_or_change_them(world, l
 def test_the_preview_is_another_tenants_404(world, login):
     response = login(world.b_admin).post(reverse("keyword_replies_preview", args=[world.a1.pk]))
     assert response.status_code == 404
+
+
+ES_HELP = (
+    "{business_name}: llame al 212-555-0100. Responda PARAR para darse de baja. "
+    "Pueden aplicarse tarifas de mensajes y datos."
+)
+
+
+def test_spanish_and_french_replies_are_saved_with_the_rest(world, login):
+    response = post(
+        login(world.a1_owner), world, es_help_reply=ES_HELP, fr_opt_out_confirmation="{business_name} : désabonné."
+    )
+    assert response.status_code == 302
+    world.a1.refresh_from_db()
+    assert world.a1.other_language_replies == {
+        "es": {"help": ES_HELP},
+        "fr": {"opt_out": "{business_name} : désabonné."},
+    }
+    assert BusinessInfoChange.objects.get().after["other_language_replies"] == world.a1.other_language_replies
+    # emptied again: back to the policy's texts
+    assert post(login(world.a1_owner), world).status_code == 302
+    world.a1.refresh_from_db()
+    assert world.a1.other_language_replies == {}
+
+
+def test_a_spanish_help_reply_is_checked_in_spanish(world, login):
+    text = ES_HELP.replace(" Pueden aplicarse tarifas de mensajes y datos.", "")
+    html = post(login(world.a1_owner), world, es_help_reply=text).content.decode()
+    assert "The Spanish HELP reply must also contain “Pueden aplicarse tarifas de mensajes y datos”." in html
+    assert '<details data-testid="keyword-replies-es" open>' in html  # the refused box is shown, with its text
+    world.a1.refresh_from_db()
+    assert world.a1.other_language_replies == {}
+
+
+def test_the_live_preview_covers_the_other_languages(world, login):
+    response = login(world.a1_owner).post(
+        reverse("keyword_replies_preview", args=[world.a1.pk]),
+        {"business_name": "Sunrise Smiles", "es_help_reply": "{business_name}: hola", "fr_help_reply": ""},
+        headers=HTMX,
+    )
+    html = response.content.decode()
+    assert 'data-testid="keyword-preview-es_help_reply" hx-swap-oob="true">Sunrise Smiles: hola</pre>' in html
+    assert 'hx-swap-oob="true">Sunrise Smiles : Répondez ARRET pour vous désabonner.' in html  # the French default

@@ -2,6 +2,8 @@
 preview follow what they type (business name filled in), Save is refused without "Msg&data rates
 may apply" (the error names it, the text stays in the box, nothing saved), then saved with it."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -12,6 +14,7 @@ pytestmark = pytest.mark.browser
 
 WITHOUT_RATES = "{business_name}: questions? Call 212-555-0100. Reply STOP to opt out."
 WITH_RATES = WITHOUT_RATES + " Msg&data rates may apply."
+HELP_BOX = re.compile(r"^HELP reply:?$")  # the English box (the Spanish one is "HELP reply (Spanish)")
 
 
 def test_edit_the_help_reply_with_live_preview_refused_then_saved(page, live_server, demo_data):
@@ -22,7 +25,7 @@ def test_edit_the_help_reply_with_live_preview_refused_then_saved(page, live_ser
     preview = page.get_by_test_id("keyword-preview-help_reply")
     expect(preview).to_have_text("Sunrise Dental Care: Reply STOP to unsubscribe. Msg&data rates may apply.")
 
-    box = replies.get_by_label("HELP reply")
+    box = replies.get_by_role("textbox", name=HELP_BOX)
     box.fill(WITHOUT_RATES)
     # the live preview follows the typing, {business_name} filled in; nothing is saved yet
     expect(preview).to_have_text("Sunrise Dental Care: questions? Call 212-555-0100. Reply STOP to opt out.")
@@ -34,10 +37,10 @@ def test_edit_the_help_reply_with_live_preview_refused_then_saved(page, live_ser
 
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("The HELP reply must also contain “Msg&data rates may apply”.")).to_be_visible()
-    expect(replies.get_by_label("HELP reply")).to_have_value(WITHOUT_RATES)  # kept to fix, never lost
+    expect(replies.get_by_role("textbox", name=HELP_BOX)).to_have_value(WITHOUT_RATES)  # kept to fix, never lost
     assert SubAccount.objects.get(name="Sunrise Dental").help_reply == ""
 
-    replies.get_by_label("HELP reply").fill(WITH_RATES)
+    replies.get_by_role("textbox", name=HELP_BOX).fill(WITH_RATES)
     expect(preview).to_have_text(
         "Sunrise Dental Care: questions? Call 212-555-0100. Reply STOP to opt out. Msg&data rates may apply."
     )
@@ -47,3 +50,15 @@ def test_edit_the_help_reply_with_live_preview_refused_then_saved(page, live_ser
         "Sunrise Dental Care: questions? Call 212-555-0100. Reply STOP to opt out. Msg&data rates may apply."
     )
     assert SubAccount.objects.get(name="Sunrise Dental").help_reply == WITH_RATES
+
+
+def test_the_spanish_replies_preview_live_too(page, live_server, demo_data):
+    log_in(page, live_server.url, "owner@sunrise.test")
+    page.get_by_role("link", name="Business Info").click()
+    page.get_by_text("Replies to contacts who write in Spanish").click()
+    preview = page.get_by_test_id("keyword-preview-es_help_reply")
+    expect(preview).to_have_text(
+        "Sunrise Dental Care: Responda PARAR para darse de baja. Pueden aplicarse tarifas de mensajes y datos."
+    )
+    page.get_by_label("HELP reply (Spanish)").fill("{business_name}: llame al 212-555-0100.")
+    expect(preview).to_have_text("Sunrise Dental Care: llame al 212-555-0100.")

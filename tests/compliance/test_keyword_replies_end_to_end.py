@@ -145,3 +145,14 @@ def test_the_simulators_stop_reply_gets_the_sub_accounts_confirmation(client, wo
     contact.refresh_from_db()
     assert contact.dnd == "permanent"
     assert replies(contact) == [filled(OPT_OUT)]
+
+
+def test_a_spanish_text_of_the_sub_accounts_own_answers_ayuda(client, contact, own_replies):
+    own_replies.other_language_replies = {"es": {"help": "{business_name}: llame al 212-555-0100."}}
+    own_replies.save(update_fields=["other_language_replies"])
+    text_in(client, contact, "AYUDA", "SM1")
+    text_in(client, contact, "AIDE", "SM2")  # no French text of its own: the policy's French one
+    assert replies(contact) == [
+        "Sunrise Dental Care: llame al 212-555-0100.",
+        filled(POLICY.KEYWORD_REPLIES["fr"]["help"]),
+    ]

@@ -143,37 +143,45 @@ def test_r3_ordinary_sentences_with_those_words_are_not_keywords(body):
 @pytest.mark.parametrize("kind", [OPT_OUT, OPT_IN, HELP])
 def test_english_keywords_get_the_sub_accounts_text_or_the_default(kind):
     default = {OPT_OUT: POLICY.OPT_OUT_CONFIRMATION, OPT_IN: POLICY.OPT_IN_CONFIRMATION, HELP: POLICY.HELP_REPLY}[kind]
-    got = keyword_reply(kind=kind, language="en", custom="", business_name="Sunrise", policy=POLICY)
+    got = keyword_reply(kind=kind, language="en", own={"en": ""}, business_name="Sunrise", policy=POLICY)
     assert got == default.replace("{business_name}", "Sunrise")
-    own = keyword_reply(
-        kind=kind, language="en", custom=" {business_name} own ", business_name="Sunrise", policy=POLICY
-    )
-    assert own == "Sunrise own"
+    own = {"en": " {business_name} own ", "es": "{business_name} propio"}
+    assert keyword_reply(kind=kind, language="en", own=own, business_name="Sunrise", policy=POLICY) == "Sunrise own"
 
 
 @pytest.mark.parametrize(
     ("language", "kind"), [(lang, kind) for lang in ("es", "fr") for kind in (OPT_OUT, OPT_IN, HELP)]
 )
-def test_spanish_and_french_keywords_get_the_reply_in_their_language(language, kind):
-    """A sub-account's own texts are English: a contact who wrote PARAR or ARRET is answered in
-    their language with the policy's text, the business name filled in."""
-    got = keyword_reply(kind=kind, language=language, custom="Sunrise: own English", business_name="Sunrise",
-                        policy=POLICY)  # fmt: skip
+def test_spanish_and_french_keywords_get_the_policys_reply_in_their_language(language, kind):
+    """With no text of the sub-account's own in that language, a contact who wrote PARAR or
+    ARRET is answered in their language with the policy's text — never with the English one."""
+    own = {"en": "Sunrise: own English", language: "  "}
+    got = keyword_reply(kind=kind, language=language, own=own, business_name="Sunrise", policy=POLICY)
     assert got == POLICY.KEYWORD_REPLIES[language][kind].replace("{business_name}", "Sunrise")
     assert "Sunrise" in got and "English" not in got
+
+
+@pytest.mark.parametrize("language", ["es", "fr"])
+def test_the_sub_accounts_own_text_in_that_language_goes_first(language):
+    own = {"en": "Sunrise: own English", language: "{business_name}: propio"}
+    got = keyword_reply(kind=HELP, language=language, own=own, business_name="Sunrise", policy=POLICY)
+    assert got == "Sunrise: propio"
 
 
 def test_a_language_without_replies_falls_back_to_the_sub_accounts_english_text():
     policy = Policy(KEYWORD_LANGUAGES={"it": {"opt_out": ("BASTA",)}})
     keyword = classify_inbound("basta", policy)
     assert (keyword.kind, keyword.language) == (OPT_OUT, "it")
-    got = keyword_reply(kind=OPT_OUT, language="it", custom="{business_name}: bye", business_name="Sun", policy=policy)
-    assert got == "Sun: bye"
+    own = {"en": "{business_name}: bye"}
+    assert keyword_reply(kind=OPT_OUT, language="it", own=own, business_name="Sun", policy=policy) == "Sun: bye"
+    assert keyword_reply(kind=OPT_OUT, language="it", own={}, business_name="Sun", policy=policy) == (
+        policy.OPT_OUT_CONFIRMATION.replace("{business_name}", "Sun")
+    )
 
 
 def test_a_reply_with_braces_is_sent_as_written():
-    got = keyword_reply(kind=HELP, language="en", custom="{business_name} {x} }{", business_name="Sun", policy=POLICY)
-    assert got == "Sun {x} }{"
+    own = {"en": "{business_name} {x} }{"}
+    assert keyword_reply(kind=HELP, language="en", own=own, business_name="Sun", policy=POLICY) == "Sun {x} }{"
 
 
 # --- what a sub-account's own reply must contain -----------------------------------------------
@@ -251,6 +259,60 @@ def test_the_confirmations_must_name_the_business_and_the_opt_in_says_how_to_opt
 def test_the_default_replies_pass_their_own_checks_but_for_the_help_contact():
     """The defaults are as before; a HELP reply of the sub-account's own must add a contact."""
     assert problem(OPT_OUT, POLICY.OPT_OUT_CONFIRMATION) == problem(OPT_IN, POLICY.OPT_IN_CONFIRMATION) == ""
-    assert (
-        problem(HELP, POLICY.HELP_REPLY) == "The HELP reply must also contain a support phone number or email address."
+    assert problem(HELP, POLICY.HELP_REPLY) == (
+        "The HELP reply must also contain a support phone number or email address."
     )
+
+
+# --- the same checks for the Spanish and French texts ------------------------------------------
+
+GOOD_ES = (
+    "Sunrise Dental: ayuda al 212-555-0100. Responda PARAR para darse de baja. "
+    "Pueden aplicarse tarifas de mensajes y datos."
+)
+GOOD_FR = (
+    "Sunrise Dental : aide au 212-555-0100. Répondez ARRET pour vous désabonner. "
+    "Des frais de messagerie et de données peuvent s'appliquer."
+)
+
+
+@pytest.mark.parametrize(("language", "text"), [("es", GOOD_ES), ("fr", GOOD_FR), ("es", GOOD_ES.replace("á", "a"))])
+def test_a_complete_spanish_or_french_help_reply_is_accepted(language, text):
+    assert keyword_reply_problem(HELP, text, business_name="Sunrise Dental", policy=POLICY, language=language) == ""
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "message"),
+    [
+        ("es", GOOD_ES.replace(" Pueden aplicarse tarifas de mensajes y datos.", ""),
+         "The Spanish HELP reply must also contain “Pueden aplicarse tarifas de mensajes y datos”."),
+        ("fr", GOOD_FR.replace(" Des frais de messagerie et de données peuvent s'appliquer.", ""),
+         "The French HELP reply must also contain “Des frais de messagerie et de données peuvent s'appliquer”."),
+        ("es", GOOD_ES.replace(" Responda PARAR para darse de baja.", ""),
+         "The Spanish HELP reply must also contain how to opt out (an opt-out keyword such as PARAR)."),
+        ("fr", GOOD_FR.replace(" au 212-555-0100", ""),
+         "The French HELP reply must also contain a support phone number or email address."),
+        ("fr", "Vous êtes désabonné.", None),
+    ],
+)  # fmt: skip
+def test_each_missing_part_of_a_spanish_or_french_reply_is_named(language, text, message):
+    if message is None:  # a confirmation
+        assert keyword_reply_problem(
+            OPT_OUT, text, business_name="Sunrise Dental", policy=POLICY, language=language
+        ) == (
+            "The French opt-out confirmation must also contain the business name (“Sunrise Dental” or {business_name})."
+        )
+    else:
+        assert (
+            keyword_reply_problem(HELP, text, business_name="Sunrise Dental", policy=POLICY, language=language)
+            == message
+        )
+
+
+def test_the_policys_spanish_and_french_replies_pass_their_checks_but_for_the_help_contact():
+    for language, texts in POLICY.KEYWORD_REPLIES.items():
+        for kind in (OPT_OUT, OPT_IN):
+            assert keyword_reply_problem(kind, texts[kind], business_name="X", policy=POLICY, language=language) == ""
+        assert keyword_reply_problem(HELP, texts["help"], business_name="X", policy=POLICY, language=language).endswith(
+            "must also contain a support phone number or email address."
+        )
