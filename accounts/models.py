@@ -84,6 +84,14 @@ class SubAccount(models.Model):
     time_zone = models.CharField(max_length=64, default="America/New_York", validators=[validate_time_zone])
     opt_out_text = models.CharField(max_length=160, blank=True, help_text="Empty: “Reply STOP to unsubscribe” (R5).")
     sender_text = models.CharField(max_length=160, blank=True, help_text="Empty: “Thanks, <Business name>” (R6).")
+    # The keyword replies (R3/R4/HELP), English; empty means the policy's default text. Checked
+    # when saved (compliance.rules.keyword_reply_problem); {business_name} is filled in.
+    help_reply = models.CharField(max_length=320, blank=True)
+    opt_out_confirmation = models.CharField(max_length=320, blank=True)
+    opt_in_confirmation = models.CharField(max_length=320, blank=True)
+    # The same three in other languages: {"es": {"help": …, "opt_out": …, "opt_in": …}, "fr": …};
+    # a missing or empty text means the policy's text in that language (KEYWORD_REPLIES).
+    other_language_replies = models.JSONField(default=dict, blank=True)
     missed_call_text_back = models.BooleanField(default=False)
     missed_call_text_back_body = models.CharField(
         max_length=320, blank=True, default="Sorry we missed your call! How can we help?"

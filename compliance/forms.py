@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from accounts.models import SubAccount
 from compliance.policy import get_policy
-from compliance.rules import opt_out_text_problem
+from compliance.rules import HELP, OPT_IN, OPT_OUT, keyword_reply_problem, opt_out_text_problem
 from compliance.uploads import image_or_pdf
 
 SCREENSHOT_MAX_BYTES = 5 * 1024 * 1024
@@ -43,6 +43,86 @@ class BusinessInfoForm(forms.ModelForm):
 
     def clean_sender_text(self):
         return self.cleaned_data["sender_text"].strip()
+
+
+class KeywordRepliesForm(forms.ModelForm):
+    """Settings → Business Info → Keyword replies (R3/R4/HELP): the sub-account's own texts —
+    English, and the same three for each other language the policy knows (`es_help_reply`, …,
+    kept in `other_language_replies`) — each checked against the business name being saved with
+    them (the same page's General fields). Empty: the policy's text in that language."""
+
+    KINDS = {"help_reply": HELP, "opt_out_confirmation": OPT_OUT, "opt_in_confirmation": OPT_IN}
+    RECORDED_FIELDS = ["help_reply", "opt_out_confirmation", "opt_in_confirmation", "other_language_replies"]
+
+    class Meta:
+        model = SubAccount
+        fields = ["help_reply", "opt_out_confirmation", "opt_in_confirmation"]
+        labels = {
+            "help_reply": "HELP reply",
+            "opt_out_confirmation": "Opt-out confirmation",
+            "opt_in_confirmation": "Opt-in confirmation",
+        }
+        help_texts = {
+            "help_reply": "Sent to a contact who texts HELP or INFO. It must name the business, give a "
+            "support phone number or email, say how to opt out and include “Msg&data rates may apply”.",
+            "opt_out_confirmation": "Sent once to a contact who opts out (STOP, “remove me”, …). "
+            "It must name the business.",
+            "opt_in_confirmation": "Sent to a contact who opts back in (START, YES, UNSTOP). "
+            "It must name the business and say how to opt out.",
+        }
+        widgets = {f: forms.Textarea(attrs={"rows": 3}) for f in fields}
+
+    def __init__(self, *args, business_name: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.business_name = business_name
+        policy = get_policy()
+        saved = self.instance.other_language_replies or {}
+        self.languages = {}  # field name → language code, for the other languages' fields
+        for code in (c for c in policy.KEYWORD_LANGUAGES if c != "en"):
+            for name, kind in self.KINDS.items():
+                field_name = f"{code}_{name}"
+                self.fields[field_name] = forms.CharField(
+                    label=f"{self.Meta.labels[name]} ({policy.LANGUAGE_NAMES.get(code, code)})",
+                    required=False,
+                    max_length=320,
+                    initial=saved.get(code, {}).get(kind, ""),
+                    widget=forms.Textarea(attrs={"rows": 3, "lang": code}),
+                )
+                self.languages[field_name] = code
+        for name in self.fields:
+            self.fields[name].widget.attrs["placeholder"] = "Empty: the default shown below"
+
+    def english_fields(self):
+        return [self[name] for name in self.Meta.fields]
+
+    def language_fields(self, code):
+        return [self[f"{code}_{name}"] for name in self.Meta.fields]
+
+    def clean(self):
+        cleaned = super().clean()
+        policy = get_policy()
+        for name in list(self.Meta.fields) + list(self.languages):
+            if name not in cleaned:
+                continue  # already refused by its field (too long)
+            text = cleaned[name].strip()
+            language = self.languages.get(name, "en")
+            kind = self.KINDS[name.removeprefix(f"{language}_")]
+            problem = keyword_reply_problem(kind, text, business_name=self.business_name, policy=policy,
+                                            language=language)  # fmt: skip
+            if problem:
+                self.add_error(name, problem)
+            else:
+                cleaned[name] = text
+        return cleaned
+
+    def save(self, commit=True):
+        replies = {}
+        for name, code in self.languages.items():
+            text = self.cleaned_data.get(name, "")
+            if text:
+                replies.setdefault(code, {})[self.KINDS[name.removeprefix(f"{code}_")]] = text
+        self.instance.other_language_replies = replies
+        return super().save(commit=commit)
 
 
 # --- R10 consent -----------------------------------------------------------------------------

@@ -30,6 +30,82 @@ class Policy:
     POLITENESS_WORDS: tuple[str, ...] = (
         "please", "pls", "plz", "thank you", "thanks", "thx", "ty", "now", "asap", "ok", "okay",
     )  # fmt: skip
+    # R3/R4 in other languages: the same tables as the English ones above, per language code
+    # (docs/KEYWORDS.md says how to add one). Matched like the English ones, accents optional
+    # (`ARRÊT` = `ARRET`); the reply goes in the language the contact used (KEYWORD_REPLIES).
+    # Words shared with English (STOP, INFO) are English: English is matched first.
+    KEYWORD_LANGUAGES: dict[str, dict[str, tuple[str, ...]]] = field(
+        default_factory=lambda: {
+            "es": {
+                "opt_out": (
+                    "PARAR", "PARE", "ALTO", "CANCELAR", "DETENER", "BAJA", "DAR DE BAJA", "DARME DE BAJA",
+                    "DARSE DE BAJA", "DESUSCRIBIR", "DESUSCRIBIRME", "ANULAR",
+                ),
+                "opt_in": ("INICIO", "COMENZAR", "ALTA", "REANUDAR", "SUSCRIBIR"),
+                "help": ("AYUDA",),
+                "phrases": (
+                    "no me envíes más mensajes", "no me envien mas mensajes", "no me manden más mensajes",
+                    "no me escriban más", "no me escribas más", "no quiero recibir más mensajes",
+                    "no quiero más mensajes", "no más mensajes", "deja de enviarme mensajes",
+                    "dejen de enviarme mensajes", "dejen de escribirme", "deja de escribirme",
+                    "quiero darme de baja", "denme de baja", "sáquenme de la lista", "sácame de la lista",
+                    "bórrenme de la lista", "bórrame de la lista", "elimínenme de la lista",
+                    "quítenme de la lista",
+                ),
+                "politeness": ("por favor", "porfa", "gracias", "muchas gracias", "ya", "ahora"),
+            },
+            "fr": {
+                "opt_out": (
+                    "ARRET", "ARRETER", "ARRETE", "ARRETEZ", "ANNULER", "DESABONNER", "DESINSCRIRE",
+                    "DESABONNEMENT", "DESINSCRIPTION",
+                ),
+                "opt_in": ("COMMENCER", "DEMARRER", "REPRENDRE", "ABONNER"),
+                "help": ("AIDE",),
+                "phrases": (
+                    "ne m'envoyez plus de messages", "ne m'envoyez plus de textos", "ne m'écrivez plus",
+                    "arrêtez de m'envoyer des messages", "arrêtez de m'écrire", "arrête de m'écrire",
+                    "retirez-moi de la liste", "retirez-moi de votre liste", "enlevez-moi de la liste",
+                    "supprimez-moi de la liste", "désabonnez-moi", "désinscrivez-moi", "je veux me désabonner",
+                    "je veux me désinscrire", "je ne veux plus de messages", "je ne veux plus recevoir de messages",
+                    "laissez-moi tranquille",
+                ),
+                "politeness": ("s'il vous plaît", "s'il te plaît", "svp", "stp", "merci", "merci beaucoup",
+                               "maintenant"),
+            },
+        }
+    )  # fmt: skip
+    # The replies per language; English is OPT_OUT_CONFIRMATION / OPT_IN_CONFIRMATION / HELP_REPLY
+    # below (and a sub-account's own texts). {business_name} is filled in.
+    KEYWORD_REPLIES: dict[str, dict[str, str]] = field(
+        default_factory=lambda: {
+            "es": {
+                "opt_out": "Se ha dado de baja de {business_name} y no recibirá más mensajes. "
+                "Responda INICIO para volver a suscribirse.",
+                "opt_in": "Se ha suscrito de nuevo a {business_name}. Responda PARAR para darse de baja.",
+                "help": "{business_name}: Responda PARAR para darse de baja. "
+                "Pueden aplicarse tarifas de mensajes y datos.",
+            },
+            "fr": {
+                "opt_out": "Vous êtes désabonné de {business_name} et ne recevrez plus de messages. "
+                "Répondez COMMENCER pour vous réabonner.",
+                "opt_in": "Vous êtes de nouveau abonné à {business_name}. Répondez ARRET pour vous désabonner.",
+                "help": "{business_name} : Répondez ARRET pour vous désabonner. "
+                "Des frais de messagerie et de données peuvent s'appliquer.",
+            },
+        }
+    )
+    # What a HELP reply must say about rates, per language (keyword_reply_problem; accents and
+    # case optional). English also accepts "Msg & data", "Message and data".
+    RATES_NOTICES: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {
+            "en": ("Msg&data rates may apply",),
+            "es": ("Pueden aplicarse tarifas de mensajes y datos", "Se pueden aplicar tarifas de mensajes y datos",
+                   "Pueden aplicar tarifas de mensajes y datos"),
+            "fr": ("Des frais de messagerie et de données peuvent s'appliquer",
+                   "Des frais de messages et de données peuvent s'appliquer"),
+        }
+    )  # fmt: skip
+    LANGUAGE_NAMES: dict[str, str] = field(default_factory=lambda: {"en": "English", "es": "Spanish", "fr": "French"})
     OPT_OUT_CONFIRMATION: str = (
         "You have been unsubscribed from {business_name} and will receive no more messages. Reply START to resubscribe."
     )

@@ -1,7 +1,9 @@
 """Pure rules: functions of plain values (and the Policy object). No ORM, no clock, no settings
 reads — `now` is always a parameter. Most of the policy's tests live against these."""
 
+import re
 import string
+import unicodedata
 from dataclasses import dataclass
 
 from compliance.policy import Policy
@@ -95,21 +97,27 @@ OPT_OUT, OPT_IN, HELP, NO_KEYWORD = "opt_out", "opt_in", "help", "none"  # Keywo
 
 @dataclass(frozen=True)
 class Keyword:
-    """What an inbound text means for compliance, and which rule decided it (R3: every match
-    records the rule that fired)."""
+    """What an inbound text means for compliance, which rule decided it (R3: every match
+    records the rule that fired) and the language it was in (the reply goes in that language)."""
 
     kind: str  # OPT_OUT | OPT_IN | HELP | NO_KEYWORD
     rule: str = ""  # "keyword", "keyword+politeness", "phrase"
     matched: str = ""
+    language: str = "en"
 
 
 NOT_A_KEYWORD = Keyword(NO_KEYWORD)
 
 
+def _fold(text: str) -> str:
+    """Accents optional: `ARRÊT` → `ARRET`, `désabonner` → `desabonner`, `más` → `mas`."""
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+
+
 def _normalise(text: str) -> str:
-    """Case-folded, whitespace collapsed, curly apostrophes straightened, outer punctuation
-    trimmed: ` Stop! ` → `stop`."""
-    text = (text or "").replace("\u2019", "'").replace("\u2018", "'").casefold()
+    """Case-folded, accents dropped, whitespace collapsed, curly apostrophes straightened, outer
+    punctuation trimmed: ` Stop! ` → `stop`, `¡ARRÊT!` → `¡arret`."""
+    text = _fold((text or "").replace("\u2019", "'").replace("\u2018", "'").casefold())
     return " ".join(text.split()).strip(_TRAILING)
 
 
@@ -117,6 +125,11 @@ def _words(text: str) -> list[str]:
     """Words with punctuation between them removed: `Stop. Thank you` → [stop, thank, you]."""
     cleaned = "".join(ch if ch.isalnum() or ch in " '" else " " for ch in text)
     return cleaned.split()
+
+
+def _key(text: str) -> str:
+    """A keyword or phrase in the form a message is compared in: `OPT-OUT` → `opt out`."""
+    return " ".join(_words(_normalise(text)))
 
 
 def _strip_politeness(words: list[str], politeness: tuple[str, ...]) -> list[str]:
@@ -134,36 +147,52 @@ def _strip_politeness(words: list[str], politeness: tuple[str, ...]) -> list[str
     return words
 
 
-def classify_inbound(body: str, policy: Policy) -> Keyword:
-    """R3/R4: is this inbound text an opt-out, an opt-in, a HELP request, or none of these?
+def keyword_languages(policy: Policy) -> list[tuple[str, dict[str, tuple[str, ...]]]]:
+    """Every language's tables, English (the policy's own lists) first, then KEYWORD_LANGUAGES
+    in their order: a word listed in two languages is the first one's."""
+    english = {
+        OPT_OUT: policy.OPT_OUT_KEYWORDS,
+        OPT_IN: policy.OPT_IN_KEYWORDS,
+        HELP: policy.HELP_KEYWORDS,
+        "phrases": policy.OPT_OUT_PHRASES,
+        "politeness": policy.POLITENESS_WORDS,
+    }
+    return [("en", english), *((code, tables) for code, tables in policy.KEYWORD_LANGUAGES.items() if code != "en")]
 
-    Keywords match on the whole message (case-insensitive, trimmed, trailing punctuation
-    ignored); a keyword with only politeness around it counts; so do the reasonable-person
-    phrases (FCC 47 CFR 64.1200(a)(10)). A message that merely contains a keyword does not."""
+
+def classify_inbound(body: str, policy: Policy) -> Keyword:
+    """R3/R4: is this inbound text an opt-out, an opt-in, a HELP request, or none of these — and
+    in which language?
+
+    Keywords match on the whole message (case-insensitive, accents optional, trimmed, trailing
+    punctuation ignored); a keyword with only politeness around it counts (politeness of any
+    language: `stop por favor`); so do the reasonable-person phrases (FCC 47 CFR
+    64.1200(a)(10)). A message that merely contains a keyword does not (`No puedo parar de reír`)."""
     text = _normalise(body)
     if not text:
         return NOT_A_KEYWORD
     words = _words(text)
     joined = " ".join(words)
-    tables = (
-        (OPT_OUT, policy.OPT_OUT_KEYWORDS),
-        (OPT_IN, policy.OPT_IN_KEYWORDS),
-        (HELP, policy.HELP_KEYWORDS),
-    )
-    for kind, keywords in tables:
-        for keyword in keywords:
-            if joined == keyword.casefold():
-                return Keyword(kind, "keyword", keyword)
-    core = " ".join(_strip_politeness(words, policy.POLITENESS_WORDS))
+    languages = keyword_languages(policy)
+    kinds = (OPT_OUT, OPT_IN, HELP)
+    for language, tables in languages:
+        for kind in kinds:
+            for keyword in tables.get(kind, ()):
+                if joined == _key(keyword):
+                    return Keyword(kind, "keyword", keyword, language)
+    politeness = tuple(_key(p) for _, tables in languages for p in tables.get("politeness", ()))
+    core = " ".join(_strip_politeness(words, politeness))
     if core != joined:
-        for kind, keywords in tables:
-            for keyword in keywords:
-                if core == keyword.casefold():
-                    return Keyword(kind, "keyword+politeness", keyword)
-    for phrase in policy.OPT_OUT_PHRASES:
-        p = " ".join(_words(_normalise(phrase)))
-        if core == p or joined == p:
-            return Keyword(OPT_OUT, "phrase", phrase)
+        for language, tables in languages:
+            for kind in kinds:
+                for keyword in tables.get(kind, ()):
+                    if core == _key(keyword):
+                        return Keyword(kind, "keyword+politeness", keyword, language)
+    for language, tables in languages:
+        for phrase in tables.get("phrases", ()):
+            p = _key(phrase)
+            if core == p or joined == p:
+                return Keyword(OPT_OUT, "phrase", phrase, language)
     return NOT_A_KEYWORD
 
 
@@ -260,3 +289,104 @@ def opt_out_text_problem(text: str, policy: Policy) -> str:
         keywords = ", ".join(k for k in policy.OPT_OUT_KEYWORDS if " " not in k)
         return f"The opt-out text must contain a standard opt-out keyword ({keywords})."
     return ""
+
+
+# --- R3/R4/HELP keyword replies -------------------------------------------------------------
+
+BUSINESS_NAME_FIELD = "{business_name}"
+REPLY_KINDS = (OPT_OUT, OPT_IN, HELP)
+
+
+def fill_business_name(template: str, business_name: str) -> str:
+    """{business_name} filled in; any other brace goes out as written (never a format error)."""
+    return template.replace(BUSINESS_NAME_FIELD, business_name)
+
+
+def default_reply(kind: str, language: str, policy: Policy) -> str:
+    """The policy's reply to a keyword of `kind` in `language`; English when the language has
+    no reply of that kind."""
+    other = policy.KEYWORD_REPLIES.get(language, {}).get(kind) if language != "en" else None
+    english = {OPT_OUT: policy.OPT_OUT_CONFIRMATION, OPT_IN: policy.OPT_IN_CONFIRMATION, HELP: policy.HELP_REPLY}
+    return other or english[kind]
+
+
+def keyword_reply(*, kind: str, language: str, own: dict[str, str], business_name: str, policy: Policy) -> str:
+    """The text that answers a keyword (R3 confirmation, R4 confirmation, HELP) written in
+    `language`. `own` holds the sub-account's texts of this kind by language (Business Info;
+    empty = none). Its text in the contact's language goes; else the policy's text in that
+    language; a language the policy has no reply for gets the English one (the sub-account's,
+    else the default). So a contact who wrote `PARAR` is answered in Spanish."""
+    text = (own.get(language) or "").strip()
+    has_policy_reply = language != "en" and kind in policy.KEYWORD_REPLIES.get(language, {})
+    if not text and not has_policy_reply:
+        text = (own.get("en") or "").strip()
+    return fill_business_name(text or default_reply(kind, language, policy), business_name)
+
+
+_EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]{2,}")
+_PHONE = re.compile(r"\+?\d[\d\s().-]{5,}\d")
+_RATES = re.compile(r"\b(?:msg|message)s?\s*(?:&|and)\s*data\s+rates\s+may\s+apply", re.IGNORECASE)
+_MERGE_FIELD = re.compile(r"\{([^{}]*)\}")
+
+
+def _names_business(text: str, business_name: str) -> bool:
+    name = _fold(business_name.casefold()).strip()
+    return BUSINESS_NAME_FIELD in text or bool(name and name in _fold(text.casefold()))
+
+
+def _has_support_contact(text: str) -> bool:
+    if _EMAIL.search(text):
+        return True
+    return any(7 <= sum(ch.isdigit() for ch in m.group()) <= 15 for m in _PHONE.finditer(text))
+
+
+def _tells_how_to_opt_out(text: str, policy: Policy) -> bool:
+    words = f" {_key(text)} "
+    return any(f" {_key(k)} " in words for _, tables in keyword_languages(policy) for k in tables.get(OPT_OUT, ()))
+
+
+REPLY_LABELS = {HELP: "HELP reply", OPT_OUT: "opt-out confirmation", OPT_IN: "opt-in confirmation"}
+
+
+def _states_rates(text: str, language: str, policy: Policy) -> bool:
+    if _RATES.search(text):  # the English notice is fine in any language's reply
+        return True
+    words = f" {_key(text)} "
+    return any(f" {_key(notice)} " in words for notice in policy.RATES_NOTICES.get(language, ()))
+
+
+def keyword_reply_problem(kind: str, text: str, *, business_name: str, policy: Policy, language: str = "en") -> str:
+    """What a sub-account's own keyword reply lacks, in one sentence naming each missing part
+    ("" when it is fine; an empty text means the default). CTIA's rules for the texts: the HELP
+    reply names the business, a support contact (phone or email), how to opt out and "Msg&data
+    rates may apply" (in its language); confirmations name the business; the opt-in one also
+    says how to opt out."""
+    text = (text or "").strip()
+    if not text:
+        return ""
+    label = REPLY_LABELS[kind]
+    if language != "en":
+        label = f"{policy.LANGUAGE_NAMES.get(language, language)} {label}"
+    label = "The " + label
+    unknown = sorted({f for f in _MERGE_FIELD.findall(text) if "{" + f + "}" != BUSINESS_NAME_FIELD})
+    if unknown:
+        fields = ", ".join("{" + f + "}" for f in unknown)
+        return f"{label} can only fill in {BUSINESS_NAME_FIELD}; remove {fields}."
+    missing = []
+    if not _names_business(text, business_name):
+        missing.append(f"the business name (“{business_name.strip()}” or {BUSINESS_NAME_FIELD})")
+    if kind == HELP and not _has_support_contact(text):
+        missing.append("a support phone number or email address")
+    if kind in (HELP, OPT_IN) and not _tells_how_to_opt_out(text, policy):
+        if language == "en":
+            missing.append("how to opt out (e.g. “Reply STOP to unsubscribe”)")
+        else:
+            keyword = (policy.KEYWORD_LANGUAGES.get(language, {}).get(OPT_OUT) or ("STOP",))[0]
+            missing.append(f"how to opt out (an opt-out keyword such as {keyword})")
+    if kind == HELP and not _states_rates(text, language, policy):
+        notices = policy.RATES_NOTICES.get(language) or policy.RATES_NOTICES.get("en") or ("Msg&data rates may apply",)
+        missing.append(f"“{notices[0]}”")
+    if not missing:
+        return ""
+    listed = missing[0] if len(missing) == 1 else ", ".join(missing[:-1]) + " and " + missing[-1]
+    return f"{label} must also contain {listed}."

@@ -1,6 +1,16 @@
 from django.urls import path
 
-from compliance.views import appeals, business_info, contacts, dashboards, holds, limits, provisioning, suspensions
+from compliance.views import (
+    appeals,
+    business_info,
+    contacts,
+    dashboards,
+    holds,
+    keyword_replies,
+    limits,
+    provisioning,
+    suspensions,
+)
 
 C = "s/<uuid:sub_account_id>/contacts/<uuid:contact_id>/"
 
@@ -8,6 +18,11 @@ urlpatterns = [
     path("agencies/<uuid:agency_id>/", dashboards.agency_detail, name="agency_detail"),
     path("s/<uuid:sub_account_id>/", dashboards.subaccount_dashboard, name="subaccount_dashboard"),
     path("s/<uuid:sub_account_id>/settings/business-info/", business_info.business_info, name="business_info"),
+    path(
+        "s/<uuid:sub_account_id>/settings/business-info/keyword-replies/preview/",
+        keyword_replies.keyword_replies_preview,
+        name="keyword_replies_preview",
+    ),
     path("s/<uuid:sub_account_id>/ramp/limit/", limits.limit_request, name="limit_request"),
     path("support/limit-requests/", limits.support_limit_requests, name="support_limit_requests"),
     path("support/limit-requests/<uuid:request_id>/decide/", limits.support_limit_decide, name="support_limit_decide"),

@@ -33,9 +33,9 @@ def keyword_handle(*, message: Message, opt_out_type: str = "") -> rules.Keyword
         if ledger.opt_in_record(contact=message.contact, message=message, keyword=keyword):
             message.contact.refresh_from_db()
             if not provider_replied:
-                _reply(message, policy.OPT_IN_CONFIRMATION)
+                _reply(message, keyword)
     elif keyword.kind == rules.HELP and not provider_replied:
-        _reply(message, policy.HELP_REPLY)
+        _reply(message, keyword)
     return keyword
 
 
@@ -52,12 +52,29 @@ def _opt_out(message: Message, keyword: rules.Keyword, *, provider_replied: bool
             monitoring.count_opt_out(sub_account_id=contact.sub_account_id, now=timezone.now())
     contact.refresh_from_db()
     if new and not provider_replied:
-        _reply(message, get_policy().OPT_OUT_CONFIRMATION)
+        _reply(message, keyword)
 
 
-def _reply(inbound: Message, template: str) -> Message:
+# The sub-account's own text for each kind of keyword (Business Info → Keyword replies).
+CUSTOM_REPLY_FIELDS = {
+    rules.OPT_OUT: "opt_out_confirmation",
+    rules.OPT_IN: "opt_in_confirmation",
+    rules.HELP: "help_reply",
+}
+
+
+def _reply(inbound: Message, keyword: rules.Keyword) -> Message:
     """Keyword replies are compliance messages (source keyword_reply): exempt from DND, ramp,
-    suspension and quiet hours, but stored and dispatched like any other (R3)."""
+    suspension and quiet hours, but stored and dispatched like any other (R3). The text is the
+    sub-account's own in the language the contact wrote in, else the policy's in that language."""
     sub_account = inbound.sub_account
-    body = template.format(business_name=sub_account.business_name)
+    own = {language: texts.get(keyword.kind, "") for language, texts in sub_account.other_language_replies.items()}
+    own["en"] = getattr(sub_account, CUSTOM_REPLY_FIELDS[keyword.kind])
+    body = rules.keyword_reply(
+        kind=keyword.kind,
+        language=keyword.language,
+        own=own,
+        business_name=sub_account.business_name,
+        policy=get_policy(),
+    )
     return message_send_one(sub_account=sub_account, contact=inbound.contact, body=body, source=Source.KEYWORD_REPLY)

@@ -9,10 +9,11 @@ from django.shortcuts import redirect, render
 
 from accounts import access
 from accounts.models import SubAccount
-from compliance.forms import BusinessInfoForm
+from compliance.forms import BusinessInfoForm, KeywordRepliesForm
 from compliance.models import BusinessInfoChange
 from compliance.policy import get_policy
 from compliance.rules import compose, merge
+from compliance.views.keyword_replies import keyword_replies_context
 from messaging.models import Source
 
 SAMPLE_BODY = "Hi {first_name}, this is what your contacts will see."
@@ -40,6 +41,9 @@ def business_info(request, sub_account_id):
     sub_account = access.get_subaccount_for(request.user, sub_account_id)
     can_edit = access.can_manage(request.user, sub_account)
     form = BusinessInfoForm(request.POST or None, instance=sub_account)
+    # The keyword replies are checked against the business name saved with them.
+    named = (request.POST.get("business_name") or sub_account.business_name).strip()
+    keyword_form = KeywordRepliesForm(request.POST or None, instance=sub_account, business_name=named)
     if request.method == "POST":
         if not can_edit:
             raise PermissionDenied("Only sub-account owners and agency admins can edit Business Info.")
@@ -49,8 +53,8 @@ def business_info(request, sub_account_id):
                 "compliance/business_info.html#preview",
                 {"preview": _business_preview(sub_account, request.POST), "sub_account": sub_account},
             )
-        if form.is_valid():
-            business_info_update(sub_account=sub_account, form=form, user=request.user)
+        if all([form.is_valid(), keyword_form.is_valid()]):  # both, so each shows its errors
+            business_info_update(sub_account=sub_account, form=form, user=request.user, keyword_form=keyword_form)
             flash.success(request, "Business Info saved.")
             return redirect("business_info", sub_account.pk)
     data = request.POST if request.method == "POST" else {}
@@ -68,15 +72,18 @@ def business_info(request, sub_account_id):
             }),
             "changes": sub_account.business_info_changes.select_related("user")[:20],
             "nav": "business",
+            **keyword_replies_context(sub_account, keyword_form),
         },
     )  # fmt: skip
 
 
-def business_info_update(*, sub_account, form, user):
-    fields = form.Meta.fields
+def business_info_update(*, sub_account, form, user, keyword_form=None):
+    fields = form.Meta.fields + (keyword_form.RECORDED_FIELDS if keyword_form else [])
     before = {f: getattr(SubAccount.objects.get(pk=sub_account.pk), f) for f in fields}
     with transaction.atomic():
         form.save()
+        if keyword_form:
+            keyword_form.save()
         after = {f: getattr(sub_account, f) for f in fields}
         if before != after:
             BusinessInfoChange.objects.create(sub_account=sub_account, user=user, before=before, after=after)

@@ -82,15 +82,14 @@ def play_carrier(sid: str, to: str, from_: str, transport=None):
         final["ErrorCode"] = code
     post_webhook(status_path, final, token, transport)
     if stops:
-        # Like Twilio's Advanced Opt-Out: the carrier confirms a standard STOP itself and
-        # tells the app with OptOutType.
+        # The simulated carrier does not answer keywords itself (no OptOutType): the app sends
+        # the sub-account's opt-out confirmation, as it does for whatever Twilio leaves to it.
         reply = {
             "MessageSid": "SM" + uuid.uuid4().hex,
             "AccountSid": "ACsimulator",
             "From": to,
             "To": from_,
             "Body": "STOP",
-            "OptOutType": "STOP",
         }
         post_webhook(reverse("twilio_inbound"), reply, token, transport)
 

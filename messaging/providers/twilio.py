@@ -61,11 +61,15 @@ def never_reached_twilio(exc: requests.RequestException) -> bool:
 # Opt-Out): a message that is exactly one of these words gets Twilio's own reply, and opt-outs
 # put the number on Twilio's block list. Twilio sends OptOutType only with Advanced Opt-Out, so
 # this is how the app knows Twilio already replied (R3: exactly one confirmation). Words not
-# here (REVOKE, OPTOUT, "stop please", "remove me") are answered by the app.
+# here (REVOKE, OPTOUT, "stop please", "remove me", PARAR, ARRET) are answered by the app.
+# HELP and INFO are left to the app on purpose: Twilio's default HELP reply ("Reply STOP to
+# unsubscribe. Msg&Data Rates May Apply.") names neither the business nor a support contact,
+# which a HELP reply must (docs/KEYWORDS.md), so the sub-account's own HELP reply follows it.
+# With Advanced Opt-Out, Twilio sends OptOutType=HELP with the reply configured there: the
+# app then does not add its own.
 TWILIO_AUTO_REPLIES = {
     **dict.fromkeys(("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"), "STOP"),
     **dict.fromkeys(("START", "YES", "UNSTOP"), "START"),
-    **dict.fromkeys(("HELP", "INFO"), "HELP"),
 }
 
 

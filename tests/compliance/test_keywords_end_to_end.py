@@ -86,7 +86,7 @@ def test_r3_phrase_twilio_did_not_catch_gets_the_app_confirmation(client, contac
 
 
 def test_r3_provider_opt_out_type_is_honoured_even_for_words_we_do_not_list(client, contact):
-    text_in(client, contact, "ARRET", OptOutType="STOP")
+    text_in(client, contact, "BASTA", OptOutType="STOP")
     assert contact.dnd == "permanent" and DndChange.objects.get().detail == "'STOP' (provider)"
 
 

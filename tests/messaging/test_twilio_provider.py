@@ -162,10 +162,55 @@ def test_r3_the_app_confirms_what_twilio_did_not_catch(twilio_inbound, body):
     assert reply.startswith("You have been unsubscribed from Sunrise Dental Care")
 
 
-def test_r4_twilio_confirms_start_and_answers_help_itself(twilio_inbound):
+def test_r4_twilio_confirms_start_itself(twilio_inbound):
     twilio_inbound("STOP", "SMin3")
     assert twilio_inbound("START", "SMin4") == []
-    assert twilio_inbound("HELP", "SMin5") == []
+
+
+def test_help_on_twilio_gets_the_sub_accounts_help_reply_after_twilios_generic_one(twilio_inbound, world):
+    """Twilio's default HELP reply names neither the business nor a support contact, so the
+    app sends the sub-account's own HELP reply too (docs/KEYWORDS.md)."""
+    world.a1.help_reply = "{business_name}: call 212-555-0100. Reply STOP to opt out. Msg&data rates may apply."
+    world.a1.save(update_fields=["help_reply"])
+    assert twilio_inbound("HELP", "SMin5") == [
+        "Sunrise Dental Care: call 212-555-0100. Reply STOP to opt out. Msg&data rates may apply."
+    ]
+
+
+def test_help_with_advanced_opt_out_is_left_to_twilio(settings, world, client):
+    """With Advanced Opt-Out Twilio sends OptOutType=HELP: it replied with the text configured there."""
+    from tests.messaging.helpers import post_signed
+
+    settings.SMS_BACKEND, settings.TWILIO_AUTH_TOKEN = "twilio", "stub-auth-token"
+    providers._load.cache_clear()
+    contact = Contact.objects.create(sub_account=world.a1, phone="+12125550178", consent="granted")
+    params = {"MessageSid": "SMin6", "From": contact.phone, "To": FROM, "Body": "HELP", "OptOutType": "HELP"}
+    try:
+        assert post_signed(client, "/webhooks/twilio/inbound", params, token="stub-auth-token").status_code == 200
+    finally:
+        providers._load.cache_clear()
+    assert not contact.messages.filter(source="keyword_reply").exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "start"),
+    [("PARAR", "Se ha dado de baja de Sunrise Dental Care"), ("ARRÊT", "Vous êtes désabonné de Sunrise Dental Care")],
+)
+def test_r3_twilio_does_not_know_spanish_or_french_keywords_so_the_app_confirms(twilio_inbound, body, start):
+    [reply] = twilio_inbound(body, "SMin7")
+    assert reply.startswith(start)
+
+
+def test_r3_on_twilio_the_custom_confirmation_answers_what_twilio_did_not(twilio_inbound, world):
+    world.a1.opt_out_confirmation = "{business_name}: you're out. No more texts."
+    world.a1.save(update_fields=["opt_out_confirmation"])
+    assert twilio_inbound("STOP", "SMin8") == []  # Twilio's own confirmation went: never a second one
+
+
+def test_r3_on_twilio_a_phrase_gets_the_custom_confirmation(twilio_inbound, world):
+    world.a1.opt_out_confirmation = "{business_name}: you're out. No more texts."
+    world.a1.save(update_fields=["opt_out_confirmation"])
+    assert twilio_inbound("remove me", "SMin9") == ["Sunrise Dental Care: you're out. No more texts."]
 
 
 def test_the_benchmarks_asyncio_stub_answers_the_sdk_like_the_threaded_one(settings):
