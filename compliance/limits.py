@@ -5,7 +5,7 @@ The arithmetic is pure, in `compliance.ramp`."""
 from django.db import transaction
 from django.utils import timezone
 
-from compliance import ramp
+from compliance import ramp, times
 from compliance.errors import ComplianceError
 from compliance.models import LimitExtensionRequest, RampState
 from compliance.policy import get_policy
@@ -49,7 +49,7 @@ def ramp_refusal(*, source: str, wanted: int, sentence: str) -> str:
 
 def ramp_card(sub_account, now):
     state = RampState.objects.filter(sub_account=sub_account).first() or RampState(sub_account=sub_account)
-    return ramp.card(state.as_ramp(), now, get_policy())
+    return ramp.card(state.as_ramp(), now, get_policy(), fmt=lambda dt: times.local(dt, sub_account.time_zone))
 
 
 def limit_request_decide(*, request, approve: bool, granted_limit: int | None, note: str, user) -> None:

@@ -21,7 +21,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from accounts.models import SubAccount
-from compliance import notices, rates
+from compliance import notices, rates, times
 from compliance.models import RateBucket, Suspension, UndeliveredCode, Violation
 from compliance.policy import get_policy
 from messaging.models import Status
@@ -194,8 +194,9 @@ def _suspend(sub_account_id, verdict, counts, now, policy) -> Suspension:
             "of any source until support approves an appeal; suspension email sent"
         )
     else:
+        zone = SubAccount.objects.values_list("time_zone", flat=True).get(pk=sub_account_id)
         action = (
-            f"Temporary suspension of bulk, workflow and campaign SMS until {ends_at:%Y-%m-%d %H:%M} UTC; "
+            f"Temporary suspension of bulk, workflow and campaign SMS until {times.utc_and_local(ends_at, zone)}; "
             "suspension email sent"
         )
     violation = Violation.objects.create(

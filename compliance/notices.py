@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role, User
-from compliance import rates
+from compliance import rates, times
 from compliance.models import Violation
 from compliance.policy import get_policy
 
@@ -81,7 +81,8 @@ def violation_email(violation: Violation) -> EmailMultiAlternatives:
     if suspension and suspension.is_permanent:
         subject = f"Sending permanently suspended for {sub_account.name}: repeated violations"
     elif suspension:
-        subject = f"Sending suspended for {sub_account.name} until {suspension.ends_at:%Y-%m-%d %H:%M} UTC: high {what}"
+        ends = times.utc_and_local(suspension.ends_at, sub_account.time_zone)
+        subject = f"Sending suspended for {sub_account.name} until {ends}: high {what}"
     else:
         subject = f"Messaging violation for {sub_account.name}: high {what}"
     message = EmailMultiAlternatives(

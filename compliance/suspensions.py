@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Agency
-from compliance import rules
+from compliance import rules, times
 from compliance.errors import ComplianceError
 from compliance.models import Suspension
 from compliance.policy import get_policy
@@ -49,9 +49,10 @@ def suspension_reason(suspension: Suspension) -> str:
     if suspension.is_permanent:
         return PERMANENT_REASON
     cause = "error" if suspension.cause == Suspension.Cause.ERROR_RATE else "opt-out"
+    zone = suspension.sub_account.time_zone
     return (
-        f"Sending is temporarily suspended until {suspension.ends_at:%Y-%m-%d %H:%M} UTC because the {cause} rate "
-        "crossed its limit (R8). Bulk, workflow and campaign messages are not sent until then."
+        f"Sending is temporarily suspended until {times.utc_and_local(suspension.ends_at, zone)} because the "
+        f"{cause} rate crossed its limit. Bulk, workflow and campaign messages are not sent until then."
     )
 
 
@@ -72,7 +73,7 @@ def self_lift_refusal(*, suspension: Suspension, agency, now) -> str:
     if agency.created_at > now - timedelta(days=policy.SELF_LIFT_AGENCY_MIN_AGE_DAYS):
         return (
             f"Only agencies older than {policy.SELF_LIFT_AGENCY_MIN_AGE_DAYS} days can lift a suspension themselves; "
-            f"this one ends at {suspension.ends_at:%Y-%m-%d %H:%M} UTC."
+            f"this one ends at {times.utc_and_local(suspension.ends_at, suspension.sub_account.time_zone)}."
         )
     since = now - timedelta(days=policy.SELF_LIFT_EVERY_DAYS)
     last = (  # self-lifts only: a permanent suspension lifted by support on appeal is not one
@@ -83,10 +84,11 @@ def self_lift_refusal(*, suspension: Suspension, agency, now) -> str:
         .first()
     )
     if last is not None:
+        zone = suspension.sub_account.time_zone
         again = last.lifted_at + timedelta(days=policy.SELF_LIFT_EVERY_DAYS)
         return (
-            f"Your agency lifted a suspension on {last.lifted_at:%Y-%m-%d}; the next self-lift is possible from "
-            f"{again:%Y-%m-%d %H:%M} UTC."
+            f"Your agency lifted a suspension on {times.day_of(last.lifted_at, zone)}; the next self-lift is "
+            f"possible from {times.local(again, zone)}."
         )
     return ""
 

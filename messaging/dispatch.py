@@ -44,7 +44,7 @@ from django.urls import reverse
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from compliance import limits, quiet, rules, suspensions
+from compliance import limits, quiet, rules, suspensions, times
 from compliance.policy import get_policy
 from messaging.automations.pausing import hold_paused
 from messaging.models import Contact, Message, Source, Status
@@ -261,14 +261,14 @@ def hold_for_quiet_hours(messages: list[Message], now) -> list[Message]:
         if decision.opens_at is None:
             refused[decision.reason].append(m)
         else:
-            waiting[(decision.reason, decision.opens_at, deadline)].append(m)
+            waiting[(decision.reason, decision.opens_at, deadline, m.sub_account_zone)].append(m)
     fail_each(refused)
-    for (reason, opens_at, deadline), group in waiting.items():
+    for (reason, opens_at, deadline, zone), group in waiting.items():
         # R7: it counts in the window it is sent in, so its reservation in this one goes back
         # and dispatch reserves it again when the window opens (`reserve_deferred`).
         messages_requeue(
             _claimed(group).filter(handed_at__isnull=True), source="dispatch",
-            detail=f"{reason} Goes at {opens_at:%Y-%m-%d %H:%M} UTC.", send_after=opens_at, valid_until=deadline,
+            detail=f"{reason} Goes at {times.local(opens_at, zone)}.", send_after=opens_at, valid_until=deadline,
             give_back_ramp=True,
         )  # fmt: skip
     return [m for m in messages if m.pk not in held]

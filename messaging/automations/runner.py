@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from compliance import times
 from messaging.automations import steps as step_rules
 from messaging.automations import triggers
 from messaging.automations.models import Enrollment, EnrollmentStep, Workflow, WorkflowStep
@@ -187,8 +188,9 @@ def wait(step, group, token, now):
         for e in group:
             zone = step_rules.contact_zone(e.contact.phone, e.contact.time_zone, sub_account_zone)
             by_end[step_rules.wait_ends(now, minutes=None, until=step.wait_until, zone=zone)].append(e)
+    zone = group[0].workflow.sub_account.time_zone
     for ends, waiting in by_end.items():
-        _log(waiting, step, outcome=Out.WAITING, detail=f"Until {ends:%Y-%m-%d %H:%M:%S} UTC", now=now)
+        _log(waiting, step, outcome=Out.WAITING, detail=f"Until {times.local(ends, zone)}", now=now)
         _advance(waiting, token, now, next_run_at=ends)
     return []
 

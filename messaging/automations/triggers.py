@@ -17,7 +17,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from compliance import rules
+from compliance import rules, times
 from compliance.policy import get_policy
 from messaging.automations.enrolling import enroll, enrollments_end, who
 from messaging.automations.models import DATE_FIELDS, Enrollment, Workflow
@@ -121,7 +121,7 @@ def dates_due(now) -> int:
         for pk, value in due:
             by_date.setdefault(value, []).append(pk)
         for value, ids in by_date.items():
-            label = f"{DATE_FIELDS[field]} {value:%Y-%m-%d %H:%M} UTC"
+            label = f"{DATE_FIELDS[field]} {times.local(value, workflow.sub_account.time_zone)}"
             with transaction.atomic():
                 created = enroll(workflow=workflow, contact_ids=ids, trigger=label, key=f"{field}:{value.isoformat()}",
                                  now=now)  # fmt: skip
