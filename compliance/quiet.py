@@ -92,10 +92,10 @@ def check(recipient: Recipient, *, now: datetime, deadline: datetime, recent: li
     go (`deadline_of` when it was due); `recent`: the times of such messages handed to the
     carrier for this contact in the last 24 h (the FL/OK frequency cap)."""
     opens = next_open(now, recipient, policy)
-    waiting = f"Waiting for the recipient's sending hours ({describe(recipient, policy)}, R13)."
+    waiting = f"Waiting for the recipient's sending hours ({describe(recipient, policy)})."
     too_late = (
         f"Not sent: outside the recipient's sending hours ({describe(recipient, policy)}) for more than "
-        f"{policy.VALIDITY_HOURS} hours after it was due (R13)."
+        f"{policy.VALIDITY_HOURS} hours after it was due."
     )
     if recipient.state in FREQUENCY_STATES:
         sent = sorted(t for t in recent if t > now - timedelta(hours=24))
@@ -104,10 +104,10 @@ def check(recipient: Recipient, *, now: datetime, deadline: datetime, recent: li
             free_at = sent[-cap] + timedelta(hours=24)
             opens = next_open(free_at, recipient, policy) if opens is not None else None
             state = FREQUENCY_STATES[recipient.state]
-            waiting = f"Waiting: at most {cap} such messages per 24 hours to a {state} number (R13)."
+            waiting = f"Waiting: at most {cap} such messages per 24 hours to a {state} number."
             too_late = (
                 f"Not sent: {cap} such messages already went to this {state} number in the last 24 hours, and it "
-                f"could not wait more than {policy.VALIDITY_HOURS} hours after it was due (R13)."
+                f"could not wait more than {policy.VALIDITY_HOURS} hours after it was due."
             )
     if opens == now:
         return QuietDecision(True)

@@ -10,7 +10,7 @@ from compliance.policy import Policy
 
 # Exact user-facing texts (POLICY.md).
 DND_REFUSAL = "Cannot send messages as DND is active for SMS."  # R2
-NO_CONSENT = "No consent on record for this contact: {source} messages need an opt-in (R10)."
+NO_CONSENT = "No consent on record for this contact: {source} messages need an opt-in."
 NO_NUMBER = "This sub-account has no phone number to send from."
 OPTED_OUT = "Recipient opted out."  # R3
 

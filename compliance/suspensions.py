@@ -29,8 +29,7 @@ def suspension_in_force(sub_account_id, now) -> Suspension | None:
 
 
 PERMANENT_REASON = (
-    "Sending is permanently suspended after repeated violations (R9): no SMS can be sent until support "
-    "approves an appeal."
+    "Sending is permanently suspended after repeated violations: no SMS can be sent until support approves an appeal."
 )
 
 
@@ -67,7 +66,7 @@ def self_lift_refusal(*, suspension: Suspension, agency, now) -> str:
     this agency in the last 30 days."""
     policy = get_policy()
     if suspension.is_permanent:
-        return "A permanent suspension is lifted only by support staff, through an appeal (R9)."
+        return "A permanent suspension is lifted only by support staff, through an appeal."
     if suspension.lifted_at is not None or suspension.ends_at <= now:
         return "This suspension is no longer in force."
     if agency.created_at > now - timedelta(days=policy.SELF_LIFT_AGENCY_MIN_AGE_DAYS):

@@ -84,7 +84,11 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.navigation",
             ],
-            "builtins": ["template_partials.templatetags.partials", "compliance.templatetags.times"],
+            "builtins": [
+                "template_partials.templatetags.partials",
+                "compliance.templatetags.times",  # |local, |utc_and_local …: one rule for times
+                "compliance.templatetags.carrier",  # |carrier_code: what an error code means
+            ],
         },
     },
 ]

@@ -129,13 +129,16 @@ class Preview:
 
     @property
     def will_send(self) -> int:
-        if self.no_number or self.suspended or self.unregistered:
+        if self.blocked:  # prohibited content, no number or audience, a suspension, no registration: nothing goes
             return 0
         return max(0, self.total - self.dnd - self.no_consent - self.over_limit - self.quiet_fail)
 
     @property
     def blocked(self) -> bool:
-        return self.content is not None or self.no_number or self.total == 0 or bool(self.suspended)
+        return (
+            self.content is not None or self.no_number or self.total == 0 or bool(self.suspended)
+            or bool(self.unregistered)
+        )  # fmt: skip
 
     def as_json(self) -> dict:
         return {

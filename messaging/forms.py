@@ -64,7 +64,7 @@ class ContactForm(forms.ModelForm):
 
     phone = forms.CharField(label="Phone number", max_length=40, widget=forms.TextInput(attrs={"type": "tel"}))
     time_zone = forms.ChoiceField(
-        required=False, choices=time_zone_choices, help_text="Empty: taken from the number (quiet hours, R13)."
+        required=False, choices=time_zone_choices, help_text="Empty: taken from the number (for sending hours)."
     )
     tags = forms.CharField(required=False, max_length=1000, help_text="Separated by commas, e.g. “vip, spring promo”.")
 

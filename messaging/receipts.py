@@ -5,7 +5,7 @@ Also the provider's refusal of a send, which carries a carrier code the same way
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from compliance import ledger, monitoring
+from compliance import carrier_codes, ledger, monitoring
 from messaging.models import FINAL_STATUSES, Message, ReceiptEvent, Status
 from messaging.transitions import messages_fail, record_event
 
@@ -73,7 +73,7 @@ def _apply_receipt(message: Message, receipt, now) -> None:
         message.final_at = now
         fields.append("final_at")
     if new == Status.FAILED:
-        message.failure_reason = f"The carrier reported a failure ({receipt.error_code or 'no code'})."
+        message.failure_reason = failed_reason(receipt.error_code)
         fields.append("failure_reason")
     message.save(update_fields=fields)
     record_event(message, status=new, source="receipt", error_code=receipt.error_code)
@@ -84,6 +84,15 @@ def _apply_receipt(message: Message, receipt, now) -> None:
     monitoring.count_final(
         sub_account_id=message.sub_account_id, source=message.source, status=new, error_code=receipt.error_code, now=now
     )
+
+
+def failed_reason(code: str) -> str:
+    """What the user reads on a message the carrier reported `failed`: the code's meaning and what
+    to do (the one table, `compliance.carrier_codes`)."""
+    entry = carrier_codes.describe(code)
+    if entry is None:
+        return "The carrier reported a failure without a code."
+    return f"The carrier reported a failure: {entry.meaning} (code {entry.code}). {entry.action}"
 
 
 def provider_rejected(message: Message, *, code: str, reason: str) -> bool:

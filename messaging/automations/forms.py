@@ -45,7 +45,7 @@ class WorkflowForm(forms.ModelForm):
         labels = {"trigger_keyword": "Keyword", "trigger_date_field": "Date on the contact"}
         help_texts = {
             "trigger_keyword": "Inbound text matches a keyword: the whole text, any case (“Book”, “book!”). "
-            "Opt-out, opt-in and HELP keywords cannot be used (R3/R4).",
+            "Opt-out, opt-in and HELP keywords cannot be used.",
         }
 
     def __init__(self, *args, sub_account, **kwargs):

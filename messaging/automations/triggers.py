@@ -79,11 +79,11 @@ def keyword_problem(keyword: str) -> str:
         return "Enter the keyword."
     meaning = rules.classify_inbound(keyword, get_policy())
     if meaning.kind == rules.OPT_OUT:
-        return f"“{keyword.strip()}” is an opt-out keyword (R3): a contact texting it is opted out, never enrolled."
+        return f"“{keyword.strip()}” is an opt-out keyword: a contact texting it is opted out, never enrolled."
     if meaning.kind == rules.OPT_IN:
-        return f"“{keyword.strip()}” is an opt-in keyword (R4): it cannot trigger a workflow."
+        return f"“{keyword.strip()}” is an opt-in keyword: it cannot trigger a workflow."
     if meaning.kind == rules.HELP:
-        return f"“{keyword.strip()}” is a HELP keyword (R3): it gets the help reply and cannot trigger a workflow."
+        return f"“{keyword.strip()}” is a HELP keyword: it gets the help reply and cannot trigger a workflow."
     return ""
 
 
@@ -152,7 +152,7 @@ def opt_out(*, contact: Contact, now=None) -> int:
     after the contact's row is locked (lock order: contact → enrollment → messages)."""
     return enrollments_end(
         Enrollment.objects.filter(contact=contact), kind=Enrollment.Exit.OPTED_OUT,
-        reason="The contact opted out (R3).", now=now or timezone.now(),
+        reason="The contact opted out.", now=now or timezone.now(),
     )  # fmt: skip
 
 

@@ -58,3 +58,13 @@ def test_compose_preview_confirm_and_watch_progress(owner_page, live_server, run
     expect(page.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "100")
     expect(page.get_by_test_id("by-reason")).to_contain_text("No consent on record")
     assert BulkSend.objects.get().status == "done"
+
+
+def test_segment_count_follows_a_paste_not_only_typing(owner_page, live_server):
+    """Paste, autofill and drag-drop fire `input` but no `keyup`: the count updated only on keyup
+    and stayed at 0 (issue 15). `fill` sets the value with an `input` event and no key events."""
+    page = owner_page
+    sunrise = SubAccount.objects.get(name="Sunrise Dental")
+    page.goto(f"{live_server.url}/s/{sunrise.pk}/bulk/")
+    page.get_by_label("Message").fill("x" * 200)  # 200 GSM-7 characters: 2 segments
+    expect(page.get_by_test_id("segment-count")).to_contain_text("2 segments")

@@ -19,7 +19,7 @@ from messaging.models import Contact, PhoneNumber, Status
 pytestmark = pytest.mark.django_db
 
 PERMANENT = (
-    "Sending is permanently suspended after repeated violations (R9): no SMS can be sent until support "
+    "Sending is permanently suspended after repeated violations: no SMS can be sent until support "
     "approves an appeal."
 )
 
@@ -80,12 +80,12 @@ def test_r9_an_opt_out_is_still_confirmed(world, permanent):
 
 def test_r9_the_agency_admin_cannot_lift_a_permanent_suspension(world, permanent):
     refusal = suspensions.self_lift_refusal(suspension=permanent, agency=world.A, now=timezone.now())
-    assert refusal == "A permanent suspension is lifted only by support staff, through an appeal (R9)."
+    assert refusal == "A permanent suspension is lifted only by support staff, through an appeal."
 
 
 def test_r9_dashboard_banner_links_to_the_appeal_and_offers_no_self_lift(world, permanent, login):
     html = login(world.a_admin).get(reverse("subaccount_dashboard", args=[world.a1.pk])).content.decode()
-    assert "Sending is permanently suspended after repeated violations (R9)." in html
+    assert "Sending is permanently suspended after repeated violations." in html
     assert reverse("appeals", args=[world.a1.pk]) in html and 'data-testid="self-lift"' not in html
 
 

@@ -99,13 +99,13 @@ def test_error_rate_of_exactly_12_5_percent_suspends_until_midnight_utc(world, c
     suspension = Suspension.objects.get(sub_account=world.a1)
     assert (suspension.cause, suspension.started_at, suspension.ends_at) == ("error_rate", NOON, MIDNIGHT)
     assert suspension.violation.level == "suspension" and suspension.violation.detail["error_rate"] == "12.5 %"
-    assert "until 2026-11-24 00:00 UTC" in suspension.violation.action
+    assert "until Nov 23, 2026, 7:00 PM EST (00:00 UTC)" in suspension.violation.action
     assert [e.subject for e in mail.outbox] == [
         "Messaging violation for Sunrise Dental: high error rate",
-        "Sending suspended for Sunrise Dental until 2026-11-24 00:00 UTC: high error rate",
+        "Sending suspended for Sunrise Dental until Nov 23, 2026, 7:00 PM EST (00:00 UTC): high error rate",
     ]
     body = mail.outbox[1].body
-    assert "temporarily suspended until 2026-11-24 00:00 UTC" in body
+    assert "temporarily suspended until Nov 23, 2026, 7:00 PM EST (00:00 UTC)" in body
     assert "One-to-one conversations, test SMS, resends and missed-call text back still go." in body
     for step in STEPS:
         assert step in body
@@ -168,8 +168,8 @@ def suspended(world, contacts):
 
 
 REASON = (
-    "Sending is temporarily suspended until 2026-11-24 00:00 UTC because the error rate crossed its limit (R8). "
-    "Bulk, workflow and campaign messages are not sent until then."
+    "Sending is temporarily suspended until Nov 23, 2026, 7:00 PM EST (00:00 UTC) because the error rate crossed "
+    "its limit. Bulk, workflow and campaign messages are not sent until then."
 )
 
 
@@ -352,7 +352,7 @@ def test_r8_the_dashboard_shows_the_counts_the_decision_uses(world, suspended, c
 
     clock.move_to(MIDNIGHT + timedelta(hours=2))
     html = login(world.a1_owner).get(reverse("subaccount_dashboard", args=[world.a1.pk])).content.decode()
-    assert "Since Nov 24, 00:00 UTC (measured afresh after the last suspension): 0 sent" in html
+    assert "Since Nov 23, 7:00 PM EST (measured afresh after the last suspension): 0 sent" in html
 
 
 @pytest.mark.django_db(transaction=True)  # the provider runs in dispatch's pool thread: its own connection

@@ -28,7 +28,7 @@ def test_ramp_card_on_the_dashboard(world, login, user_attr):
         html = dashboard(login(getattr(world, user_attr)), world)
     assert 'Level <span data-testid="ramp-level">1</span> of 8' in html
     assert '<strong data-testid="ramp-sent">3</strong> of 100 sent' in html
-    assert "Unlock Level 2 by sending 100 messages by May 05, 2026 09:00 UTC" in html
+    assert "Unlock Level 2 by sending 100 messages by May 5, 2026, 5:00 AM EDT" in html
     assert html.count('aria-current="step"') == 1 and html.count('class="done"') == 0  # the ladder, at L1
 
 
@@ -37,7 +37,7 @@ def test_ramp_card_during_restriction(world, login):
                              restricted_until=NOW + timedelta(hours=24))  # fmt: skip
     with time_machine.travel(NOW + timedelta(hours=1), tick=False):
         html = dashboard(login(world.a1_user), world)
-    assert "Sending is paused: the Level 2 limit was reached. Level 3 unlocks at May 05, 2026 09:00 UTC." in html
+    assert "Sending is paused: the Level 2 limit was reached. Level 3 unlocks at May 5, 2026, 5:00 AM EDT." in html
 
 
 def ask(client, world, limit=8000, reason="Appointment reminders for 3 clinics."):

@@ -50,7 +50,7 @@ def test_r13_window_boundaries(recipient, local, allowed):
 def test_r13_held_until_the_window_opens():
     decision = check(NEW_YORK, at(NY, 2026, 11, 23, 7, 0))
     assert (decision.allowed, decision.opens_at) == (False, at(NY, 2026, 11, 23, 8, 0))
-    assert decision.reason == "Waiting for the recipient's sending hours (08:00–21:00 America/New_York, R13)."
+    assert decision.reason == "Waiting for the recipient's sending hours (08:00–21:00 America/New_York)."
     sunday = check(TEXAS, at(CHI, 2026, 11, 22, 9, 0))
     assert sunday.opens_at == at(CHI, 2026, 11, 22, 12, 0)
     assert "Sundays from 12:00" in sunday.reason
@@ -63,7 +63,7 @@ def test_r13_over_validity_hours_fails_with_the_reason():
     assert (decision.allowed, decision.opens_at) == (False, None)
     assert decision.reason == (
         "Not sent: outside the recipient's sending hours (08:00–21:00 America/New_York) for more than 10 hours "
-        "after it was due (R13)."
+        "after it was due."
     )
     # 22:00, due at 22:00: exactly 10 hours is still within the validity.
     assert check(NEW_YORK, at(NY, 2026, 11, 23, 22, 0)).opens_at == at(NY, 2026, 11, 24, 8, 0)

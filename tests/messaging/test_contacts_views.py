@@ -249,7 +249,13 @@ def test_detail_shows_contact_dnd_consent_ledger_and_history(world, login):
     page = login(world.a1_user).get(detail_url(world)).content.decode()
     assert "(212) 555-0100" in page and "ava@example.com" in page
     assert '<section class="card" id="dnd">' in page and 'data-testid="dnd-state">Temporary<' in page
-    for text in ("Opt-in", "Jan 2, 2025 10:04", "Website form", "203.0.113.7", "https://sunrise.example.com/join"):
+    for text in (
+        "Opt-in",
+        "Jan 2, 2025, 10:04 AM EST",
+        "Website form",
+        "203.0.113.7",
+        "https://sunrise.example.com/join",
+    ):
         assert text in page  # 15:04 UTC shown in the sub-account's zone (New York)
     assert 'class="badge status-undelivered"' in page and "30003" in page and "Hello Ava" in page
     assert 'class="badge status-failed"' in page and "Recipient opted out." in page

@@ -98,7 +98,10 @@ def test_unknown_sid_gets_200(client):
 def test_provider_failed_status_keeps_a_plain_reason(client, sent):
     receipt(client, sent.provider_sid, "failed", "30001")
     sent.refresh_from_db()
-    assert sent.status == Status.FAILED and sent.failure_reason == "The carrier reported a failure (30001)."
+    assert sent.status == Status.FAILED and sent.failure_reason == (
+        "The carrier reported a failure: Queue overflow (code 30001). "
+        "The provider was sending too fast; the message can be sent again later."
+    )
 
 
 def inbound(client, body="Hello there", sid="SMin1", frm="+12125550777", to="+16465550101", **extra):

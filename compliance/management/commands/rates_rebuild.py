@@ -11,7 +11,7 @@ from compliance import rates, rebuild
 
 
 class Command(BaseCommand):
-    help = "Recompute the hourly error/opt-out counters (R8) of the last N days from the messages."
+    help = "Recompute the hourly error/opt-out rate counters of the last N days from the messages."
 
     def add_arguments(self, parser):
         parser.add_argument("--days", type=int, default=30, help="How far back (default 30, the dashboard's span).")

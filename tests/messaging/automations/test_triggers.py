@@ -110,9 +110,9 @@ def test_an_inbound_keyword_enrolls_whole_message_case_and_punctuation_aside(wor
 
 @pytest.mark.parametrize(
     ("keyword", "rule"),
-    [("STOP", "opt-out keyword (R3)"), ("stop please", "opt-out keyword (R3)"), ("Remove me", "opt-out keyword (R3)"),
-     ("UNSUBSCRIBE", "opt-out keyword (R3)"), ("START", "opt-in keyword (R4)"), ("yes", "opt-in keyword (R4)"),
-     ("HELP", "HELP keyword (R3)"), ("info", "HELP keyword (R3)")],
+    [("STOP", "opt-out keyword"), ("stop please", "opt-out keyword"), ("Remove me", "opt-out keyword"),
+     ("UNSUBSCRIBE", "opt-out keyword"), ("START", "opt-in keyword"), ("yes", "opt-in keyword"),
+     ("HELP", "HELP keyword"), ("info", "HELP keyword")],
 )  # fmt: skip
 def test_r3_r4_keywords_cannot_be_triggers(keyword, rule):
     assert rule in triggers.keyword_problem(keyword)
