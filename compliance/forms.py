@@ -3,6 +3,7 @@
 from django import forms
 from django.core.validators import FileExtensionValidator
 from django.utils import timezone
+from django.utils.html import format_html
 
 from accounts.models import SubAccount
 from compliance.policy import get_policy
@@ -31,8 +32,16 @@ class BusinessInfoForm(forms.ModelForm):
         help_texts = {
             "opt_out_text": "Appended to initial bulk messages. Empty: “Reply STOP to unsubscribe”. "
             "It must contain a standard opt-out keyword (STOP, END, CANCEL, …).",
-            "sender_text": "Appended to initial bulk messages. Empty: “Thanks, <Business name>”.",
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The default names the business itself: "<Business name>" was read as an HTML tag and
+        # the hint showed `Empty: “Thanks, ”` (help texts are rendered unescaped).
+        name = self.instance.business_name or "your business name"
+        self.fields["sender_text"].help_text = format_html(
+            "Appended to initial bulk messages. Empty: “Thanks, {}”.", name
+        )
 
     def clean_opt_out_text(self):
         text = self.cleaned_data["opt_out_text"].strip()

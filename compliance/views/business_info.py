@@ -57,7 +57,9 @@ def business_info(request, sub_account_id):
             business_info_update(sub_account=sub_account, form=form, user=request.user, keyword_form=keyword_form)
             flash.success(request, "Business Info saved.")
             return redirect("business_info", sub_account.pk)
-    data = request.POST if request.method == "POST" else {}
+    # After a refused save the preview shows what contacts get now — the saved texts — not the
+    # refused ones (re-read: the form may have set the valid fields on the instance).
+    saved = SubAccount.objects.get(pk=sub_account.pk)
     return render(
         request,
         "compliance/business_info.html",
@@ -65,11 +67,11 @@ def business_info(request, sub_account_id):
             "sub_account": sub_account,
             "form": form,
             "can_edit": can_edit,
-            "preview": _business_preview(sub_account, data or {
-                "business_name": sub_account.business_name,
-                "opt_out_text": sub_account.opt_out_text,
-                "sender_text": sub_account.sender_text,
+            "preview": _business_preview(saved, {
+                "business_name": saved.business_name, "opt_out_text": saved.opt_out_text,
+                "sender_text": saved.sender_text,
             }),
+            "refused": form.is_bound and not form.is_valid(),
             "changes": sub_account.business_info_changes.select_related("user")[:20],
             "nav": "business",
             **keyword_replies_context(sub_account, keyword_form),

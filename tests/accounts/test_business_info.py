@@ -66,3 +66,21 @@ def test_live_preview_shows_the_initial_message_as_sent(world, login):
     )
     world.a1.refresh_from_db()
     assert world.a1.business_name == "Sunrise Dental Care"  # a preview saves nothing
+
+
+def test_sender_hint_names_the_business(world, login):
+    """The hint read `Empty: “Thanks, ”`: `<Business name>` was rendered as an HTML tag (issue 15)."""
+    page = login(world.a1_owner).get(url(world)).content.decode()
+    assert "Empty: “Thanks, Sunrise Dental Care”." in page and "<Business name>" not in page
+
+
+def test_after_a_refused_save_the_preview_shows_the_saved_text(world, login):
+    """A refused opt-out text is not what contacts get: the preview shows the saved one (issue 15)."""
+    world.a1.sender_text = "— Dr. Sun"
+    world.a1.save()
+    response = post(login(world.a1_owner), world, business_name="Sunny Smiles", opt_out_text="Text BYE to leave")
+    preview = response.content.decode().split('data-testid="business-preview">')[1].split("</pre>")[0]
+    assert "Text BYE to leave" not in preview and "Reply STOP to unsubscribe" in preview
+    assert "— Dr. Sun" in preview and 'data-testid="preview-saved"' in response.content.decode()
+    world.a1.refresh_from_db()
+    assert world.a1.business_name == "Sunrise Dental Care"  # nothing of the refused save was kept
