@@ -19,8 +19,7 @@ from messaging.models import Contact, PhoneNumber, Status
 pytestmark = pytest.mark.django_db
 
 PERMANENT = (
-    "Sending is permanently suspended after repeated violations: no SMS can be sent until support "
-    "approves an appeal."
+    "Sending is permanently suspended after repeated violations: no SMS can be sent until support approves an appeal."
 )
 
 

@@ -1,5 +1,6 @@
 """Idempotent demo data: two agencies, three sub-accounts, one user per role, a few hundred
-contacts with consent, and sending numbers. Running it twice changes nothing."""
+contacts with consent, and sending numbers; Sunrise Dental's history and a third agency with a
+sub-account in each state support must see (messaging/demo.py). Running it twice changes nothing."""
 
 import random
 from datetime import timedelta
@@ -11,6 +12,7 @@ from django.utils import timezone
 from accounts.models import Agency, Membership, Role, SubAccount, User
 from compliance import rates, rebuild
 from compliance.models import ConsentEvent, RampState, Registration
+from messaging import demo
 from messaging.models import Consent, Contact, Direction, Message, PhoneNumber, Source, Status, Tag
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - printed for demo logins
@@ -132,6 +134,9 @@ class Command(BaseCommand):
         if root is None:
             User.objects.create_superuser("root@demo.test", DEMO_PASSWORD)
         lines.append(f"  {'root@demo.test':<22} Django admin superuser (/admin/)")
+        # Sunrise's history and the support states (messaging/demo.py): after the users, who act in them.
+        demo.sunrise_history(subs["Sunrise Dental"], User.objects.get(email="owner@sunrise.test"), now)
+        lines += demo.support_states(now, DEMO_PASSWORD, register=lambda sub: _register(sub, now))
 
         self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):"))
         self.stdout.write("\n".join(lines))
@@ -182,23 +187,28 @@ REGISTERED = ("Sunrise Dental", "Harbor Fitness")
 
 def _registrations(subs, now):
     for name in REGISTERED:
-        sub = subs[name]
-        if Registration.objects.filter(sub_account=sub, kind=Registration.Kind.TEN_DLC).exists():
-            continue
-        business = sub.business_name
-        registration = Registration.objects.create(
-            sub_account=sub,
-            legal_name=f"{business} LLC",
-            website=f"https://{business.lower().replace(' ', '')}.example.com",
-            contact_email=f"owner@{name.split()[0].lower()}.test",
-            use_case=Registration.UseCase.MIXED,
-            description=f"Appointment reminders, offers and replies to questions for the customers of {business}.",
-            opt_in_description="Customers tick an unchecked box on the website form or in the office sign-in sheet "
-            "that says they agree to receive texts.",
-            sample_1=f"Hi Ava, your appointment at {business} is tomorrow at 10:00. Reply STOP to unsubscribe.",
-            sample_2=f"{business}: 20% off whitening this month. Reply STOP to unsubscribe.",
-        )
-        registration.mark_submitted(brand_sid="BN" + "0" * 32, campaign_sid="", provider_status="IN_REVIEW", now=now)
-        registration.campaign_sid = "CM" + "0" * 32
-        registration.save(update_fields=["campaign_sid"])
-        registration.mark_approved(provider_status="VERIFIED", now=now)
+        _register(subs[name], now)
+
+
+def _register(sub, now):
+    """An approved A2P 10DLC registration (once)."""
+    name = sub.name
+    if Registration.objects.filter(sub_account=sub, kind=Registration.Kind.TEN_DLC).exists():
+        return
+    business = sub.business_name
+    registration = Registration.objects.create(
+        sub_account=sub,
+        legal_name=f"{business} LLC",
+        website=f"https://{business.lower().replace(' ', '')}.example.com",
+        contact_email=f"owner@{name.split()[0].lower()}.test",
+        use_case=Registration.UseCase.MIXED,
+        description=f"Appointment reminders, offers and replies to questions for the customers of {business}.",
+        opt_in_description="Customers tick an unchecked box on the website form or in the office sign-in sheet "
+        "that says they agree to receive texts.",
+        sample_1=f"Hi Ava, your appointment at {business} is tomorrow at 10:00. Reply STOP to unsubscribe.",
+        sample_2=f"{business}: 20% off whitening this month. Reply STOP to unsubscribe.",
+    )
+    registration.mark_submitted(brand_sid="BN" + "0" * 32, campaign_sid="", provider_status="IN_REVIEW", now=now)
+    registration.campaign_sid = "CM" + "0" * 32
+    registration.save(update_fields=["campaign_sid"])
+    registration.mark_approved(provider_status="VERIFIED", now=now)
