@@ -68,7 +68,7 @@ def test_sunrise_has_conversations_dnd_opt_outs_a_workflow_and_a_campaign():
     replied = contacts.filter(has_texted_in=True, last_message_at__isnull=False)
     assert replied.count() >= 4 and contacts.filter(unread_count__gt=0).exists()
     for contact in contacts.filter(last_message_at__isnull=False):  # the summary is the last text as sent
-        last = Message.objects.filter(contact=contact).exclude(status="queued").latest("created_at")  # not scheduled
+        last = Message.objects.filter(contact=contact, bulk_send=None).latest("created_at")  # not the campaign
         assert contact.last_message_preview == last.body_sent[:120] and "{" not in contact.last_message_preview
     assert Message.objects.filter(sub_account=sunrise, error_code="30007").exists()
     assert Workflow.objects.get(sub_account=sunrise).status == "active"
