@@ -13,10 +13,12 @@ pytestmark = pytest.mark.browser
 
 ACME = ["Acme Marketing · Harbor Fitness", "Acme Marketing · Sunrise Dental"]
 GLOBEX = ["Globex Growth · Pine Bakery"]
+# seed_demo's sub-accounts in each state support must see (messaging/demo.py).
+NORTHWIND = [f"Northwind Digital · {n}" for n in ("Birch Salon", "Cedar Law", "Lakeside Realty", "Maple Auto")]
 
 # (email, landing kind, heading, role shown on the dashboard, switcher options)
 CASES = [
-    ("support@demo.test", "support", "Support", None, ACME + GLOBEX),
+    ("support@demo.test", "support", "Support", None, ACME + GLOBEX + NORTHWIND),
     ("admin@acme.test", "agency", "Acme Marketing", None, ACME),
     ("staff@acme.test", "agency", "Acme Marketing", None, ACME),
     ("owner@sunrise.test", "subaccount", "Sunrise Dental", "subaccount_owner", ["Acme Marketing · Sunrise Dental"]),
