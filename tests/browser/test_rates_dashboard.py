@@ -24,10 +24,10 @@ def suspended_sunrise(demo_data):
     now = timezone.now()
     Agency.objects.filter(name="Acme Marketing").update(created_at=now - timedelta(days=100))
     sunrise = SubAccount.objects.get(name="Sunrise Dental")
-    for day in range(7):
-        RateBucket.objects.create(
-            sub_account=sunrise, hour=rates.hour_of(now - timedelta(days=day)), outbound=100, finalized=100,
-            delivered=100 - 2 * day, undelivered=2 * day, opt_outs=day % 2,
+    for day in range(7):  # these hours' counters replace the demo history's (seed_demo), if any
+        RateBucket.objects.update_or_create(
+            sub_account=sunrise, hour=rates.hour_of(now - timedelta(days=day)),
+            defaults=dict(outbound=100, finalized=100, delivered=100 - 2 * day, undelivered=2 * day, opt_outs=day % 2),
         )  # fmt: skip
     violation = Violation.objects.create(
         sub_account=sunrise, kind="error_rate", level="suspension", action="Temporary suspension",
