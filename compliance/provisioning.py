@@ -5,13 +5,12 @@ staff's lift of that restriction, recorded. The decision is `rules.check_provisi
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import SubAccount
-from compliance import rules, suspensions
+from compliance import rules, suspensions, times
 from compliance.errors import ComplianceError
 from compliance.models import ProvisioningLift, Suspension
 from compliance.policy import get_policy
@@ -27,11 +26,6 @@ class ProvisioningState:
     lifts: list[ProvisioningLift]
 
 
-def local_time(moment: datetime, sub_account: SubAccount) -> str:
-    """A time as the sub-account reads it: its zone, with the abbreviation."""
-    return f"{moment.astimezone(ZoneInfo(sub_account.time_zone)):%b %-d, %Y %H:%M %Z}"
-
-
 def provisioning_state(sub_account: SubAccount, now: datetime) -> ProvisioningState:
     policy = get_policy()
     suspension = suspensions.suspension_in_force(sub_account.pk, now)
@@ -43,7 +37,7 @@ def provisioning_state(sub_account: SubAccount, now: datetime) -> ProvisioningSt
     counted = list(Suspension.objects.filter(sub_account=sub_account, started_at__gt=since))
     until = ""
     if suspension is not None and not suspension.is_permanent:
-        until = local_time(suspension.ends_at, sub_account)
+        until = times.utc_and_local(suspension.ends_at, sub_account.time_zone)  # R8: ends at 00:00 UTC
     decision = rules.check_provisioning(
         permanent=suspension is not None and suspension.is_permanent, suspended_until=until,
         recent_suspensions=len(counted), policy=policy,

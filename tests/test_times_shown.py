@@ -3,6 +3,7 @@ sub-account's zone with its abbreviation; UTC beside it only for the policy's 00
 suspension end (R8). Before, the thread stamped UTC, the ramp card "Dec 02, 2026 15:00 UTC" and the
 bulk title "07:26 EST"."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -60,3 +61,21 @@ def test_suspension_email_says_local_and_utc(world):
     message = notices.violation_email(suspension.violation)
     assert "until Dec 2, 2026, 7:00 PM EST (00:00 UTC)" in message.subject
     assert message.body.count("Dec 2, 2026, 7:00 PM EST (00:00 UTC)") == 2
+
+
+def test_templates_show_times_only_through_the_one_rule():
+    """No template formats a time itself (`|date:"… H:i"`, `|time`): each would show UTC or a zone
+    without its abbreviation. Machine formats (`|date:'c'` in `datetime=` attributes) are fine."""
+    from pathlib import Path
+
+    found = []
+    for path in sorted((Path(__file__).resolve().parent.parent / "templates").rglob("*.html")) + sorted(
+        (Path(__file__).resolve().parent.parent / "templates").rglob("*.txt")
+    ):
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            for fmt in re.findall(r"\|date:[\"']([^\"']*)[\"']", line):
+                if fmt != "c" and re.search(r"[HGghisAaPT]", fmt):
+                    found.append(f"{path.name}:{n}: {fmt}")
+            if re.search(r"\|time\b", line):
+                found.append(f"{path.name}:{n}: |time")
+    assert found == []

@@ -35,8 +35,8 @@ def suspension(sub_account, *, started, hours=10, kind="temporary", lifted=False
         (False, "", 0, ""),
         (False, "", 1, ""),
         (True, "", 3, rules.PROVISIONING_PERMANENT),
-        (False, "Dec 4, 2026 00:00 EST", 1,
-         "New phone numbers cannot be added while sending is suspended (until Dec 4, 2026 00:00 EST)."),
+        (False, "Dec 3, 2026, 7:00 PM EST (00:00 UTC)", 1,
+         "New phone numbers cannot be added while sending is suspended (until Dec 3, 2026, 7:00 PM EST (00:00 UTC))."),
         (False, "", 2, "New phone numbers cannot be added: sending was suspended 2 times in the last 30 days. "
                        "Contact support to have this restriction reviewed."),
     ],
@@ -71,7 +71,7 @@ def test_r12_allowed_with_no_suspension_and_with_one_that_ended(world):
 def test_r12_refused_while_a_temporary_suspension_is_in_force_with_its_end_in_the_subaccounts_zone(world):
     suspension(world.a1, started=NOW - timedelta(hours=1), hours=10)  # ends 2026-12-04 00:00 UTC
     assert provisioning.provisioning_refusal(world.a1, NOW) == (
-        "New phone numbers cannot be added while sending is suspended (until Dec 3, 2026 19:00 EST)."
+        "New phone numbers cannot be added while sending is suspended (until Dec 3, 2026, 7:00 PM EST (00:00 UTC))."
     )
     assert provisioning.provisioning_refusal(world.a1, NOW + timedelta(hours=9)) == ""  # ended by time alone
 
@@ -185,7 +185,7 @@ def test_r12_support_lifts_from_the_subaccount_support_page(world, restricted, l
         "Spoke to the owner; consent forms fixed.",
     )
     assert "support@ops.test" in html and "Spoke to the owner; consent forms fixed." in html  # the history
-    assert "Dec 3, 2026 10:00 EST" in html  # in the sub-account's zone
+    assert "Dec 3, 2026, 10:00 AM EST" in html  # in the sub-account's zone
 
 
 def test_r12_lift_records_are_append_only_history(world, restricted):
