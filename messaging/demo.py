@@ -48,7 +48,7 @@ CONVERSATIONS = [
           ("in", "Perfect, thanks!", 3)]),
     (82, [("out", "Hi {first_name}, a reminder of your appointment tomorrow at 2:00 PM. Reply C to confirm.", 50),
           ("in", "C", 49),
-          ("out", "Confirmed, thank you {first_name}!", 49)]),
+          ("out", "Confirmed, thank you {first_name}!", 48.5)]),
     (83, [("in", "Hello, do you take Delta Dental insurance?", 30),
           ("out", "We do, {first_name}! Bring your card to the first visit.", 29)]),
     (84, [("out", "Hi {first_name}, we have openings this week for whitening. Interested?", 60)]),
