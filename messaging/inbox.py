@@ -55,9 +55,11 @@ def thread_page(threads, *, after: str = "", before: str = "", size: int = PAGE_
     """One page of `threads` (a Contact queryset). `after`: older than that cursor; `before`:
     newer than it. The range condition is on the indexed column; the id only breaks ties."""
     last_direction = Message.objects.filter(contact=OuterRef("pk")).order_by("-created_at").values("direction")[:1]
+    # sub_account_id too: the related manager sets each row's sub-account, which would otherwise
+    # load that deferred column once per row (50 queries a poll, found by bench/inbox_poll.py).
     threads = threads.only(
-        "id", "phone", "first_name", "last_name", "last_message_at", "last_message_preview", "unread_count",
-        "dnd", "consent",
+        "id", "sub_account_id", "phone", "first_name", "last_name", "last_message_at", "last_message_preview",
+        "unread_count", "dnd", "consent",
     ).annotate(last_direction=Subquery(last_direction))  # fmt: skip
     newest_first = ("-last_message_at", "-id")
     position = parse_cursor(before) or parse_cursor(after)

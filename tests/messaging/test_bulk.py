@@ -74,7 +74,7 @@ def test_index_shows_the_compose_form_and_history(world, login):
     BulkSend.objects.create(sub_account=world.a1, body="Old promo", audience="All contacts", status="done")
     page = login(world.a1_user).get(url("bulk_index", world)).content.decode()
     assert 'name="body"' in page and "Old promo" in page and "Preview" in page
-    assert 'hx-trigger="keyup changed delay:300ms"' in page
+    assert 'hx-trigger="input changed delay:300ms"' in page  # paste, autofill, drag-drop too (#15)
 
 
 def test_live_count_and_composed_texts(world, login, audience):

@@ -198,6 +198,16 @@ def test_list_poll_reports_a_new_thread(client, world, login):
     assert "new person here" in html and "1 new" in html and 'id="messages"' not in html
 
 
+def test_a_poll_with_nothing_new_costs_a_few_queries_whatever_the_number_of_threads(
+    world, login, django_assert_max_num_queries
+):
+    make_threads(world, 60)
+    user = login(world.a1_user)
+    url = poll_url(user.get(thread_url(world)).content.decode())
+    with django_assert_max_num_queries(8):  # session, user, sub-account, page of threads, thread stamp
+        assert user.get(url, headers=HTMX).status_code == 204
+
+
 def test_poll_of_another_tenants_contact_shows_nothing_of_it(world, login):
     url = reverse("conversation_poll", args=[world.a1.pk]) + f"?c={world.b1_contact.pk}&ts=x&ls=x"
     html = login(world.a1_user).get(url, headers=HTMX).content.decode()
@@ -242,8 +252,10 @@ def test_keyset_pages_cover_every_thread_once_and_stay_stable_under_inserts(worl
     seen = [c.pk for page in (first, second, third) for c in page.threads]
     assert len(seen) == len(set(seen))
     assert len(seen) == 119  # the moved one is now before page 1, not read twice
+    # Back from page 2: the 50 threads just above it, now the old page 1 and the moved one.
     back = inbox.thread_page(threads, before=second.newer)
-    assert [c.pk for c in back.threads] == [c.pk for c in first.threads]
+    above = inbox.thread_page(threads, size=51).threads
+    assert [c.pk for c in back.threads] == [c.pk for c in above[1:]] and back.newer
 
 
 def test_a_garbled_cursor_is_the_first_page(world, login):
