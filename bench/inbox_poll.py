@@ -26,6 +26,7 @@ POLLS_PER_MINUTE = 60 // 3
 
 
 def world(threads: int):
+    from django.db import connection
     from django.utils import timezone
 
     from accounts.models import Agency, Membership, Role, SubAccount, User
@@ -55,6 +56,9 @@ def world(threads: int):
             Message(sub_account=sub, contact=contacts[0], direction="outbound", source="one_to_one", status="sent",
                     body=f"Reply {i}", body_sent=f"Reply {i}") for i in range(199)
         )  # fmt: skip
+        with connection.cursor() as cursor:  # fresh statistics, as autovacuum would give them soon
+            cursor.execute("ANALYZE messaging_contact")
+            cursor.execute("ANALYZE messaging_message")
         print(f"generated {threads} threads")
     return sub, owner
 

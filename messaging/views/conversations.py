@@ -99,7 +99,6 @@ def conversation(request, sub_account_id, contact_id):
     sub_account = access.get_subaccount_for(request.user, sub_account_id)
     contact = get_object_or_404(sub_account.contacts, pk=contact_id)
     contact_mark_read(contact)
-    contact.refresh_from_db(fields=["unread_count"])
     # The text kept after a refusal without JS, or a canned reply picked from the list.
     body = request.session.pop("conversation_draft", "")
     reply_id = _uuid(request.GET.get("reply", ""))

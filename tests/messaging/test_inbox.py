@@ -138,6 +138,12 @@ def test_api_refuses_over_1600_with_the_sentence(world, client):
         content_type="application/json", headers={"Authorization": f"Bearer {key}"},
     )  # fmt: skip
     assert response.status_code == 400 and TOO_LONG in response.json()["error"]
+    response = client.post(  # 1,590 typed + the opt-out text of a first one-to-one text (R5)
+        "/api/v1/messages", {"to": "+12125550100", "body": "e" * 1590, "source": "one_to_one"},
+        content_type="application/json", headers={"Authorization": f"Bearer {key}"},
+    )  # fmt: skip
+    assert (response.status_code, response.json()["code"]) == (400, "refused")
+    assert "With the opt-out and sender text added" in response.json()["error"]
     assert not Message.objects.exists()
 
 
