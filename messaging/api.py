@@ -23,7 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from compliance import ledger
 from compliance.errors import ComplianceError
-from messaging import idempotency, keys, services, storable, throttle
+from messaging import idempotency, keys, services, sms, storable, throttle
 from messaging.contacts import contact_get_or_create, contact_set_tags
 from messaging.forms import MAX_TAGS, TAG_MAX_LENGTH
 from messaging.models import Consent, Contact, Source
@@ -31,7 +31,6 @@ from messaging.phone import InvalidPhoneNumber, to_e164
 
 API_PREFIX = "/api/"
 API_SOURCES = (Source.WORKFLOW, Source.CAMPAIGN, Source.ONE_TO_ONE)
-MAX_BODY = 1600  # the carrier's limit for one (concatenated) SMS
 # The deepest valid body nests two levels ({"consent": {...}}); refusing anything much deeper
 # keeps the checks below short, and json's own recursion limit is far above it.
 MAX_JSON_DEPTH = 8
@@ -383,7 +382,7 @@ def contact_detail(request, sub_account, phone):
 
 class MessageIn(forms.Form):
     to = PhoneField()
-    body = Text(max_length=MAX_BODY)  # required: an empty body is a 400
+    body = Text(validators=[sms.validate_length])  # required: an empty body is a 400; over 1,600: 21617
     source = Choice(choices=[(s.value, s.label) for s in API_SOURCES])
 
 

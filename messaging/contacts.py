@@ -39,6 +39,11 @@ def contact_mark_read(contact: Contact) -> None:
     Contact.objects.filter(pk=contact.pk, unread_count__gt=0).update(unread_count=0)
 
 
+def contact_mark_unread(contact: Contact) -> None:
+    """ "Mark as unread" in the inbox: at least one unread, so the thread stands out again."""
+    Contact.objects.filter(pk=contact.pk, unread_count=0).update(unread_count=1)
+
+
 # --- Contact import -------------------------------------------------------------------------
 
 IMPORT_BATCH = 500

@@ -7,7 +7,7 @@ from functools import cache
 from django import forms
 from django.utils import timezone
 
-from messaging.models import Consent, Contact, Dnd
+from messaging.models import NAME_TOO_LONG, Consent, Contact, Dnd
 from messaging.phone import InvalidPhoneNumber, to_e164
 
 IMPORT_MAX_BYTES = 5 * 1024 * 1024
@@ -75,6 +75,7 @@ class ContactForm(forms.ModelForm):
             "appointment_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
             "follow_up_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         }
+        error_messages = {"first_name": NAME_TOO_LONG, "last_name": NAME_TOO_LONG}
         help_texts = {
             "appointment_at": "In the sub-account's time zone. A workflow can be triggered by it.",
             "follow_up_at": "In the sub-account's time zone. A workflow can be triggered by it.",

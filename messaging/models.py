@@ -4,6 +4,8 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
 
 from accounts.models import SubAccount
 
@@ -72,6 +74,14 @@ class ContactQuerySet(models.QuerySet):
         return self.filter(last_message_at__isnull=False).order_by("-last_message_at")
 
 
+# A name longer than this is refused with a clear error (form, API, import) and by the database
+# on every backend (a CHECK, since SQLite does not enforce varchar lengths).
+NAME_MAX_LENGTH = 100
+NAME_TOO_LONG = {
+    "max_length": "Names have at most %(limit_value)d characters; this one has %(show_value)d.",
+}
+
+
 class Contact(models.Model):
     """An end user of one sub-account. `dnd` and `consent` are the current state; their full
     history is append-only in compliance (DndChange, ConsentEvent)."""
@@ -79,8 +89,8 @@ class Contact(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="contacts")
     phone = models.CharField(max_length=20, help_text="E.164")
-    first_name = models.CharField(max_length=100, blank=True)
-    last_name = models.CharField(max_length=100, blank=True)
+    first_name = models.CharField(max_length=NAME_MAX_LENGTH, blank=True, error_messages=NAME_TOO_LONG)
+    last_name = models.CharField(max_length=NAME_MAX_LENGTH, blank=True, error_messages=NAME_TOO_LONG)
     email = models.EmailField(blank=True)
     address = models.CharField(max_length=300, blank=True)
     time_zone = models.CharField(max_length=64, blank=True, help_text="Empty: taken from the number (R13).")
@@ -105,6 +115,11 @@ class Contact(models.Model):
             models.UniqueConstraint(fields=["sub_account", "phone"], name="contact_unique_phone_per_subaccount"),
             models.CheckConstraint(name="contact_dnd_valid", condition=Q(dnd__in=[c.value for c in Dnd])),
             models.CheckConstraint(name="contact_consent_valid", condition=Q(consent__in=[c.value for c in Consent])),
+            models.CheckConstraint(
+                name="contact_names_length",
+                condition=Q(LessThanOrEqual(Length("first_name"), NAME_MAX_LENGTH))
+                & Q(LessThanOrEqual(Length("last_name"), NAME_MAX_LENGTH)),
+            ),
         ]
         indexes = [
             models.Index(fields=["sub_account", "last_name", "first_name"], name="contact_subaccount_name_idx"),
@@ -464,3 +479,22 @@ class Campaign(BulkSend):
     class Meta:
         proxy = True
         ordering = ["-scheduled_for"]
+
+
+class CannedReply(models.Model):
+    """A saved answer of one sub-account, inserted into a conversation's send box."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="canned_replies")
+    title = models.CharField(max_length=60)
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["title"]
+        constraints = [
+            models.UniqueConstraint(fields=["sub_account", "title"], name="canned_reply_unique_title_per_subaccount")
+        ]
+
+    def __str__(self):
+        return self.title

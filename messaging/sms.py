@@ -1,4 +1,5 @@
-"""SMS segment arithmetic (GSM 03.38 / 3GPP TS 23.038): pure, no Django.
+"""SMS segment arithmetic (GSM 03.38 / 3GPP TS 23.038) and the provider's body limit: the one
+constant and validator every form, the API and the send path use.
 
 A text that uses only the GSM-7 alphabet is sent as 7-bit septets: 160 per single SMS, 153
 per part once it is split (the user-data header takes the rest). The extension table's
@@ -9,6 +10,8 @@ split an escape pair or a surrogate pair across parts, so parts are packed greed
 """
 
 from typing import NamedTuple
+
+from django.core.exceptions import ValidationError
 
 GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -54,3 +57,37 @@ def segments(text: str) -> Segments:
             parts, used = parts + 1, 0
         used += unit
     return Segments(encoding, chars, parts)
+
+
+# The provider's limit for one (concatenated) message body: Twilio refuses longer ones with
+# error 21617. It counts characters of the body as sent, so what R5/R6 append counts too.
+MAX_BODY_CHARS = 1600
+
+
+def too_long(text: str) -> str:
+    """The sentence to show when `text` is over the provider's limit, else ""."""
+    n = len(text or "")
+    if n <= MAX_BODY_CHARS:
+        return ""
+    return (
+        f"The message is {n:,} characters long; the phone provider accepts at most {MAX_BODY_CHARS:,}. "
+        f"Shorten it by {n - MAX_BODY_CHARS:,} characters."
+    )
+
+
+def too_long_as_sent(text: str) -> str:
+    """Same, for the composed body (opt-out or sender text appended)."""
+    n = len(text or "")
+    if n <= MAX_BODY_CHARS:
+        return ""
+    return (
+        f"With the opt-out and sender text added, the message is {n:,} characters long; the phone "
+        f"provider accepts at most {MAX_BODY_CHARS:,}. Shorten it by {n - MAX_BODY_CHARS:,} characters."
+    )
+
+
+def validate_length(text: str) -> None:
+    """The form field validator of every body box."""
+    problem = too_long(text)
+    if problem:
+        raise ValidationError(problem, code="too_long")

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from messaging import webhooks
-from messaging.views import conversations, holds, phone_numbers, registration
+from messaging.views import canned_replies, conversations, holds, phone_numbers, registration
 
 S = "s/<uuid:sub_account_id>/"
 
@@ -10,7 +10,11 @@ urlpatterns = [
     path("webhooks/twilio/inbound", webhooks.inbound, name="twilio_inbound"),
     path("webhooks/twilio/voice-status", webhooks.voice_status, name="twilio_voice_status"),
     path(S + "conversations/", conversations.conversation_list, name="conversation_list"),
+    path(S + "conversations/poll/", conversations.conversation_poll, name="conversation_poll"),
+    path(S + "conversations/replies/", canned_replies.canned_replies, name="canned_replies"),
+    path(S + "conversations/replies/<uuid:reply_id>/", canned_replies.canned_reply_edit, name="canned_reply_edit"),
     path(S + "conversations/<uuid:contact_id>/", conversations.conversation, name="conversation"),
+    path(S + "conversations/<uuid:contact_id>/read/", conversations.conversation_read, name="conversation_read"),
     path(S + "conversations/<uuid:contact_id>/send/", conversations.conversation_send, name="conversation_send"),
     path(
         S + "conversations/<uuid:contact_id>/messages/<uuid:message_id>/resend/",

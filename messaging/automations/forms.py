@@ -3,6 +3,7 @@ text back. Bad input is a message next to the field; nothing is saved half-way."
 
 from django import forms
 
+from messaging import sms
 from messaging.automations import steps as step_rules
 from messaging.automations.models import DATE_FIELDS, Enrollment, Workflow, WorkflowStep
 from messaging.automations.triggers import keyword_problem
@@ -96,7 +97,9 @@ class StepForm(Form):
     """One step; which fields matter depends on `kind`."""
 
     kind = forms.ChoiceField(choices=WorkflowStep.Kind.choices, widget=forms.HiddenInput)
-    body = forms.CharField(label="Message", max_length=1600, required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    body = forms.CharField(
+        label="Message", validators=[sms.validate_length], required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
     wait_amount = forms.IntegerField(label="Wait for", min_value=1, max_value=100_000, required=False)
     wait_unit = forms.ChoiceField(label="Unit", choices=UNIT_CHOICES, initial="minutes", required=False)
     wait_until = forms.TimeField(

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 from accounts import access
 from compliance import content
 from compliance.policy import get_policy
-from messaging import bulk, imports, services
+from messaging import bulk, imports, services, sms
 from messaging.forms import IMPORT_MAX_BYTES
 from messaging.models import Source, Tag
 from messaging.phone import InvalidPhoneNumber
@@ -35,7 +35,7 @@ UNKNOWN_SHOWN = 20
 
 
 class BulkForm(forms.Form):
-    body = forms.CharField(label="Message", max_length=1600, widget=forms.Textarea(attrs={"rows": 5}))
+    body = forms.CharField(label="Message", validators=[sms.validate_length], widget=forms.Textarea(attrs={"rows": 5}))
     audience = forms.ChoiceField(
         choices=[(bulk.ALL, "All contacts"), (bulk.TAGS, "Contacts with any of these tags"),
                  (bulk.CSV, "An uploaded CSV of phone numbers")],
@@ -161,6 +161,7 @@ def _live(sub_account, form) -> dict:
     return {
         "body_count": segments(follow_up),  # merge fields filled: braces are never sent
         "merge_error": bulk.merge_field_problem(body),
+        "length_error": sms.too_long(body) or sms.too_long_as_sent(initial),  # 21617, as sent
         "sample": sample,
         "source": source,
         "initial": initial,

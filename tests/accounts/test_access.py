@@ -68,6 +68,11 @@ def kwargs_for(params, world, tenant):
         objects["enrollment_id"] = Enrollment.objects.create(
             sub_account=sub, workflow=workflow, contact=contact, trigger="t", enrolled_at=workflow.created_at
         ).pk
+    if "reply_id" in params:
+        from messaging.models import CannedReply
+
+        sub = world.a1 if tenant == "a" else world.b1
+        objects["reply_id"] = CannedReply.objects.create(sub_account=sub, title="Hours", body="9-5").pk
     if "suspension_id" in params:
         from datetime import timedelta
 

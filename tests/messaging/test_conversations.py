@@ -47,7 +47,8 @@ def test_thread_partial_for_polling(world, login):
     response = login(world.a1_user).get(thread_url(world), headers=HTMX)
     html = response.content.decode()
     assert 'id="messages"' in html and "Polled body" in html and "<html" not in html
-    assert 'hx-trigger="every 3s"' in html
+    page = login(world.a1_user).get(thread_url(world)).content.decode()
+    assert 'id="poll"' in page and 'hx-trigger="every 3s"' in page  # one poll per tab (test_inbox.py)
 
 
 def test_send_from_conversation_queues_one_to_one(world, login):

@@ -1,0 +1,104 @@
+"""The inbox's reads: threads filtered and paged by keyset, the contact panel, and the stamps
+the poll compares so an open tab that has nothing new costs two indexed reads and a 204.
+
+Keyset, not OFFSET: a page is "the 50 threads older than this one" by (last_message_at, id),
+read from the (sub_account, -last_message_at) index, so it stays stable while messages arrive
+(a thread moving to the top does not shift the rows of the page being read) and the last page
+costs what the first does (docs/BENCHMARKS.md)."""
+
+import datetime as dt
+import hashlib
+import uuid
+from dataclasses import dataclass
+
+from django.db.models import Count, Max, OuterRef, Q, Subquery
+
+from messaging.models import Consent, Dnd, Message
+
+PAGE_SIZE = 50
+THREAD_LENGTH = 200
+FILTERS = {"unread": "Unread", "opted_out": "Opted out"}
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass
+class ThreadPage:
+    threads: list
+    newer: str  # cursor for the page before (nearer the top), "" on the first page
+    older: str  # cursor for the next page, "" on the last
+
+
+def cursor_of(contact) -> str:
+    micros = (contact.last_message_at - EPOCH) // dt.timedelta(microseconds=1)
+    return f"{micros}.{contact.pk.hex}"
+
+
+def parse_cursor(text: str):
+    """(last_message_at, id) or None for anything that is not a cursor we wrote."""
+    try:
+        micros, hex_id = (text or "").split(".")
+        return EPOCH + dt.timedelta(microseconds=int(micros)), uuid.UUID(hex=hex_id)
+    except (ValueError, OverflowError):
+        return None
+
+
+def filtered(sub_account, *, q: str = "", show: str = ""):
+    threads = sub_account.contacts.conversations().search(q)
+    if show == "unread":
+        threads = threads.filter(unread_count__gt=0)
+    elif show == "opted_out":  # opted out by keyword (consent revoked) or at the carrier (21610)
+        threads = threads.filter(Q(consent=Consent.REVOKED) | Q(dnd=Dnd.PERMANENT))
+    return threads
+
+
+def thread_page(threads, *, after: str = "", before: str = "", size: int = PAGE_SIZE) -> ThreadPage:
+    """One page of `threads` (a Contact queryset). `after`: older than that cursor; `before`:
+    newer than it. The range condition is on the indexed column; the id only breaks ties."""
+    last_direction = Message.objects.filter(contact=OuterRef("pk")).order_by("-created_at").values("direction")[:1]
+    # sub_account_id too: the related manager sets each row's sub-account, which would otherwise
+    # load that deferred column once per row (50 queries a poll, found by bench/inbox_poll.py).
+    threads = threads.only(
+        "id", "sub_account_id", "phone", "first_name", "last_name", "last_message_at", "last_message_preview",
+        "unread_count", "dnd", "consent",
+    ).annotate(last_direction=Subquery(last_direction))  # fmt: skip
+    newest_first = ("-last_message_at", "-id")
+    position = parse_cursor(before) or parse_cursor(after)
+    if position and parse_cursor(before):
+        at, pk = position
+        rows = list(
+            threads.filter(last_message_at__gte=at)
+            .exclude(last_message_at=at, id__lte=pk)
+            .order_by("last_message_at", "id")[: size + 1]
+        )
+        more = len(rows) > size
+        rows = list(reversed(rows[:size]))
+        return ThreadPage(rows, cursor_of(rows[0]) if more and rows else "", cursor_of(rows[-1]) if rows else "")
+    if position:
+        at, pk = position
+        threads = threads.filter(last_message_at__lte=at).exclude(last_message_at=at, id__gte=pk)
+    rows = list(threads.order_by(*newest_first)[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return ThreadPage(rows, cursor_of(rows[0]) if position and rows else "", cursor_of(rows[-1]) if more else "")
+
+
+def list_stamp(page: ThreadPage) -> str:
+    """Changes whenever anything shown in the list changes: order, activity, unread counts."""
+    shown = "|".join(f"{c.pk}:{cursor_of(c)}:{c.unread_count}:{c.dnd}:{c.consent}" for c in page.threads)
+    return hashlib.sha256(shown.encode()).hexdigest()[:16]
+
+
+def thread_messages(contact) -> list:
+    return list(reversed(contact.messages.order_by("-created_at")[:THREAD_LENGTH]))
+
+
+def thread_stamp(contact) -> str:
+    """Changes with a new message or a status change of any (updated_at is auto_now)."""
+    seen = contact.messages.aggregate(at=Max("updated_at"), n=Count("id"))
+    return f"{seen['n']}.{seen['at'].timestamp() if seen['at'] else 0}"
+
+
+def contact_panel(contact) -> dict:
+    """What the panel beside the thread shows: DND, consent, tags, workflow enrollments."""
+    enrollments = contact.enrollments.select_related("workflow").order_by("-enrolled_at")[:10]
+    return {"tags": [t.name for t in contact.tags.all()], "enrollments": list(enrollments)}
