@@ -7,6 +7,8 @@ from accounts.models import SubAccount
 from compliance import ledger
 from compliance.models import ConsentEvent
 from messaging.automations import triggers as automations
+from messaging.automations.enrolling import enroll
+from messaging.automations.models import Workflow
 from messaging.models import Consent, Contact, Dnd, Tag
 from messaging.phone import to_e164
 
@@ -33,6 +35,65 @@ def contact_set_tags(*, contact: Contact, names) -> None:
     automations.tags_added(
         sub_account_id=contact.sub_account_id, links=[(contact.pk, t.pk) for t in tags if t.pk not in had]
     )
+
+
+# --- Bulk actions of the contacts list ---------------------------------------------------------
+# Only what the policy allows in bulk: tags and enrolling. DND is never removed in bulk (R2),
+# so no such action exists here or on the page.
+
+BULK_MAX = 1000  # contacts per action: what one page of checkboxes can select, with room
+
+
+class BulkActionError(ValueError):
+    """An action that cannot be done as asked; the message is for the user."""
+
+
+def _selected(sub_account: SubAccount, contact_ids) -> list:
+    """The ids of `contact_ids` that are this sub-account's contacts (others are ignored: a
+    forged id of another tenant selects nothing)."""
+    ids = list(contact_ids)[: BULK_MAX + 1]
+    if len(ids) > BULK_MAX:
+        raise BulkActionError(f"At most {BULK_MAX:,} contacts at a time.")
+    return list(Contact.objects.filter(sub_account=sub_account, pk__in=ids).values_list("pk", flat=True))
+
+
+def contacts_add_tag(*, sub_account: SubAccount, contact_ids, name: str) -> int:
+    """Tag the selected contacts; returns how many got it now. Triggers "tag added" workflows."""
+    name = name.strip()
+    if not name or len(name) > 50 or any(not ch.isprintable() for ch in name):
+        raise BulkActionError("Type a tag of 1 to 50 characters.")
+    ids = _selected(sub_account, contact_ids)
+    with transaction.atomic():
+        tag, _ = Tag.objects.get_or_create(sub_account=sub_account, name=name)
+        through = Contact.tags.through
+        had = set(through.objects.filter(tag=tag, contact_id__in=ids).values_list("contact_id", flat=True))
+        new = [pk for pk in ids if pk not in had]
+        through.objects.bulk_create([through(contact_id=pk, tag_id=tag.pk) for pk in new], ignore_conflicts=True)
+        automations.tags_added(sub_account_id=sub_account.pk, links=[(pk, tag.pk) for pk in new])
+    return len(new)
+
+
+def contacts_remove_tag(*, sub_account: SubAccount, contact_ids, name: str) -> int:
+    ids = _selected(sub_account, contact_ids)
+    tag = Tag.objects.filter(sub_account=sub_account, name=name.strip()).first()
+    if tag is None:
+        raise BulkActionError(f"There is no tag “{name.strip()}”.")
+    removed, _ = Contact.tags.through.objects.filter(tag=tag, contact_id__in=ids).delete()
+    return removed
+
+
+def contacts_enroll(*, sub_account: SubAccount, contact_ids, workflow_id, user) -> tuple[int, int]:
+    """Enroll the selected contacts in an active or paused workflow of this sub-account:
+    (enrolled, skipped: already in it, or through it before with re-entry off). Its messages
+    go through the one send path with its rules (DND, consent, hours) like any enrollment's."""
+    workflow = Workflow.objects.filter(sub_account=sub_account, pk=workflow_id).first()
+    if workflow is None or workflow.status not in (Workflow.Status.ACTIVE, Workflow.Status.PAUSED):
+        raise BulkActionError("Choose an active or paused workflow.")
+    ids = _selected(sub_account, contact_ids)
+    who = user.email if user else "a user"
+    with transaction.atomic():
+        created = enroll(workflow=workflow, contact_ids=ids, trigger=f"Enrolled from the contacts list by {who}")
+    return len(created), len(ids) - len(created)
 
 
 def contact_mark_read(contact: Contact) -> None:

@@ -22,10 +22,32 @@ def time_zone_choices():
     return [("", "From the phone number")] + [(z, z) for z in sorted(zoneinfo.available_timezones())]
 
 
-def split_tags(text: str, separators: str = ",") -> list[str]:
-    for sep in separators[1:]:
-        text = text.replace(sep, separators[0])
-    return sorted({name.strip() for name in text.split(separators[0]) if name.strip()})
+# One rule for tags wherever they are typed or imported (the contact form, the CSV import, the
+# list's bulk action): the form once split on commas and the import on ; and |, so a cell
+# "vip,lead" silently became one tag.
+TAG_SEPARATORS = ",;|"
+TAG_RULE = "Separate tags with commas, semicolons or vertical bars, e.g. “vip, spring promo”."
+
+
+class InvalidTags(ValueError):
+    """Text that is not a list of tags: the message says why, in words for the user."""
+
+
+def split_tags(text: str) -> list[str]:
+    """The distinct tags of `text` (sorted), split on any of TAG_SEPARATORS. Raises InvalidTags
+    for a tag with a line break or another control character (a pasted cell, never a tag),
+    one longer than TAG_MAX_LENGTH, or more than MAX_TAGS of them."""
+    for sep in TAG_SEPARATORS[1:]:
+        text = text.replace(sep, TAG_SEPARATORS[0])
+    names = sorted({name.strip() for name in text.split(TAG_SEPARATORS[0]) if name.strip()})
+    for name in names:
+        if any(not ch.isprintable() for ch in name):
+            raise InvalidTags(f"Tags could not be read: “{name[:30]}” has a line break or a control character.")
+        if len(name) > TAG_MAX_LENGTH:
+            raise InvalidTags(f"Tags have at most {TAG_MAX_LENGTH} characters: “{name[:30]}…” is longer.")
+    if len(names) > MAX_TAGS:
+        raise InvalidTags(f"A contact has at most {MAX_TAGS} tags; {len(names)} were given.")
+    return names
 
 
 class ContactFilterForm(forms.Form):
@@ -48,14 +70,12 @@ class ContactFilterForm(forms.Form):
     def apply(self, contacts):
         """The contacts matching the valid filters; each one uses an indexed column or the
         named QuerySet method."""
+        return contacts.matching(**self.values())
+
+    def values(self) -> dict:
+        """The valid filters, "" for the others (what a segment saves)."""
         self.is_valid()
-        data = self.cleaned_data
-        contacts = contacts.search(data.get("q", "")).with_tag(data.get("tag", ""))
-        if data.get("dnd"):
-            contacts = contacts.filter(dnd=data["dnd"])
-        if data.get("consent"):
-            contacts = contacts.filter(consent=data["consent"])
-        return contacts
+        return {name: self.cleaned_data.get(name) or "" for name in ("q", "tag", "dnd", "consent")}
 
 
 class ContactForm(forms.ModelForm):
@@ -66,7 +86,7 @@ class ContactForm(forms.ModelForm):
     time_zone = forms.ChoiceField(
         required=False, choices=time_zone_choices, help_text="Empty: taken from the number (for sending hours)."
     )
-    tags = forms.CharField(required=False, max_length=1000, help_text="Separated by commas, e.g. “vip, spring promo”.")
+    tags = forms.CharField(required=False, max_length=1000, help_text=TAG_RULE)
 
     class Meta:
         model = Contact
@@ -130,13 +150,10 @@ class ContactForm(forms.ModelForm):
         return self._in_zone("follow_up_at")
 
     def clean_tags(self):
-        names = split_tags(self.cleaned_data["tags"])
-        too_long = [n for n in names if len(n) > TAG_MAX_LENGTH]
-        if too_long:
-            raise forms.ValidationError(f"Tags have at most {TAG_MAX_LENGTH} characters: “{too_long[0]}” is longer.")
-        if len(names) > MAX_TAGS:
-            raise forms.ValidationError(f"A contact has at most {MAX_TAGS} tags; {len(names)} were given.")
-        return names
+        try:
+            return split_tags(self.cleaned_data["tags"])
+        except InvalidTags as exc:
+            raise forms.ValidationError(str(exc)) from None
 
     def save(self, commit=True):
         """Writes only this form's columns: DND, consent and the conversation summary may
@@ -189,18 +206,18 @@ class ConsentForm(forms.Form):
         return bool(self.cleaned_data.get("source"))
 
 
+# The contact import runs as a job reading the stored file as a stream, so a file of 500,000
+# rows is fine; the limit only keeps a mistaken upload (a video) off the disk.
+CONTACT_IMPORT_MAX_BYTES = 200 * 1024 * 1024
+
+
 class ContactImportForm(forms.Form):
-    file = forms.FileField(label="CSV file", help_text="UTF-8, at most 5 MB and 50,000 rows.")
+    file = forms.FileField(label="CSV file", help_text="UTF-8, at most 200 MB (about a million rows).")
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        if upload.size > IMPORT_MAX_BYTES:
+        if upload.size > CONTACT_IMPORT_MAX_BYTES:
             raise forms.ValidationError(
-                f"The file is {upload.size / 1024 / 1024:.1f} MB; the limit is 5 MB. Split it into smaller files."
+                f"The file is {upload.size / 1024 / 1024:.0f} MB; the limit is 200 MB. Split it into smaller files."
             )
-        try:
-            return b"".join(upload.chunks()).decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise forms.ValidationError(
-                "The file is not UTF-8 text. In Excel, save it as “CSV UTF-8 (Comma delimited)”."
-            ) from None
+        return upload

@@ -2,7 +2,7 @@
 database: `services.contacts_import` writes the rows.
 
 Columns (header case-insensitive, spaces allowed for underscores): phone (required),
-first_name, last_name, email, address, tags (separated by ; or |), and the proof of opt-in
+first_name, last_name, email, address, tags (forms.TAG_RULE: separated by , ; or |), and the proof of opt-in
 (R10) consent_source, consent_at (ISO 8601; without a zone: the sub-account's time zone),
 consent_ip (an IP address or the collection method), consent_url. Row numbers are those a
 spreadsheet shows: the header is row 1."""
@@ -19,7 +19,7 @@ from django.core.validators import URLValidator, validate_email
 from django.utils import timezone
 
 from messaging import storable
-from messaging.forms import MAX_TAGS, TAG_MAX_LENGTH, split_tags
+from messaging.forms import InvalidTags, split_tags
 from messaging.phone import InvalidPhoneNumber, to_e164
 
 MAX_ROWS = 50_000
@@ -58,49 +58,91 @@ class ContactRow:
 def parse_contact_rows(
     text: str, *, time_zone: str = "UTC", now: datetime | None = None, max_rows: int = MAX_ROWS
 ) -> tuple[list[ContactRow], list[RowError]]:
-    """Every valid row, and every invalid one with its row number and why. Raises
-    InvalidImportFile for problems of the whole file."""
+    """Every valid row of a whole text (the Bulk SMS audience file, tests), and every invalid
+    one with its row number and why. Raises InvalidImportFile for problems of the whole file.
+    The contact import streams the same steps from its stored file (`messaging.import_jobs`)."""
     now = now or timezone.now()
-    zone = zoneinfo.ZoneInfo(time_zone)
-    reader = csv.reader(io.StringIO(text, newline=""), dialect=_dialect(text))
+    reader = csv.reader(io.StringIO(text, newline=""), dialect=sniff_dialect(text.split("\n", 1)[0]))
     try:
-        header = [_column(name) for name in next(reader, [])]
-        if not any(header):
-            raise InvalidImportFile("The file is empty.")
-        if "phone" not in header:
-            found = ", ".join(h for h in header if h) or "none"
-            raise InvalidImportFile(f"The file needs a “phone” column in its first row (columns found: {found}).")
-        errors = [RowError(1, f"Unknown column “{h}” was ignored.") for h in header if h and h not in COLUMNS]
+        header = next(reader, [])
+        mapping = guess_mapping(header)
+        check_mapping(header, mapping)
+        errors = [
+            RowError(1, f"Unknown column “{_column(h)}” was ignored.")
+            for h, m in zip(header, mapping, strict=True)
+            if h.strip() and not m
+        ]
         rows, seen = [], {}
-        for number, cells in enumerate(reader, start=2):
-            if not any(cell.strip() for cell in cells):
-                continue  # blank line
+        for number, item in parse_records(reader, mapping, time_zone=time_zone, now=now):
             if number - 1 > max_rows:
                 raise InvalidImportFile(f"The file has more than {max_rows:,} rows. Split it into smaller files.")
-            values = {name: cell.strip() for name, cell in zip(header, cells, strict=False) if name in COLUMNS}
-            try:
-                row = _row(number, values, zone, now)
-            except ValidationError as exc:
-                errors.append(RowError(number, " ".join(exc.messages)))
-                continue
-            if row.phone in seen:
-                errors.append(RowError(number, f"Same number as row {seen[row.phone]}: only that row was imported."))
-                continue
-            seen[row.phone] = number
-            rows.append(row)
+            if isinstance(item, RowError):
+                errors.append(item)
+            elif item.phone in seen:
+                errors.append(RowError(number, duplicate_reason(seen[item.phone])))
+            else:
+                seen[item.phone] = number
+                rows.append(item)
     except csv.Error as exc:
         raise InvalidImportFile(f"The file is not valid CSV (line {reader.line_num}): {exc}.") from None
     return rows, errors
 
 
-def _dialect(text: str):
+def duplicate_reason(first_row: int) -> str:
+    return f"Same number as row {first_row}: only that row was imported."
+
+
+def sniff_dialect(first_line: str):
     """Comma by default; a header separated by semicolons or tabs (Excel in many locales)
     is recognised from the first line alone, so `;` inside tags cannot mislead it."""
-    first_line = text.split("\n", 1)[0]
     try:
         return csv.Sniffer().sniff(first_line, delimiters=",;\t")
     except csv.Error:
         return csv.excel
+
+
+def guess_mapping(header: list[str]) -> list[str]:
+    """For each column of the file, the field its name says ("" when it names none), each field
+    at most once (the first column that names it)."""
+    mapping, taken = [], set()
+    for name in header:
+        field = _column(name)
+        field = field if field in COLUMNS and field not in taken else ""
+        taken.add(field)
+        mapping.append(field)
+    return mapping
+
+
+def check_mapping(header: list[str], mapping: list[str]) -> None:
+    """Raises InvalidImportFile unless exactly one column is the phone number and no field is
+    given twice."""
+    if not any(h.strip() for h in header):
+        raise InvalidImportFile("The file is empty.")
+    if "phone" not in mapping:
+        found = ", ".join(h.strip() for h in header if h.strip()) or "none"
+        raise InvalidImportFile(f"The file needs a “phone” column in its first row (columns found: {found}).")
+    chosen = [m for m in mapping if m]
+    twice = sorted({m for m in chosen if chosen.count(m) > 1})
+    if twice:
+        raise InvalidImportFile(f"Each field can come from one column only: {', '.join(twice)} is chosen twice.")
+    unknown = sorted(set(chosen) - set(COLUMNS))
+    if unknown:
+        raise InvalidImportFile(f"Unknown field: {', '.join(unknown)}.")
+
+
+def parse_records(records, mapping: list[str], *, time_zone: str = "UTC", now: datetime):
+    """(row number, ContactRow or RowError) for each non-blank record of `records` (the rows
+    after the header, as `csv.reader` gives them), one at a time: a file of any length is read
+    in constant memory. Duplicates across rows are the caller's to find."""
+    zone = zoneinfo.ZoneInfo(time_zone)
+    for number, cells in enumerate(records, start=2):
+        if not any(cell.strip() for cell in cells):
+            continue  # blank line
+        values = {name: cell.strip() for name, cell in zip(mapping, cells, strict=False) if name}
+        try:
+            yield number, _row(number, values, zone, now)
+        except ValidationError as exc:
+            yield number, RowError(number, " ".join(exc.messages))
 
 
 def _column(name: str) -> str:
@@ -125,11 +167,11 @@ def _row(number: int, values: dict, zone, now) -> ContactRow:
             validate_email(fields["email"])
         except ValidationError:
             problems.append(f"“{fields['email']}” is not a valid email address.")
-    tags = split_tags(values.get("tags", ""), ";|")
-    if any(len(tag) > TAG_MAX_LENGTH for tag in tags):
-        problems.append(f"A tag is longer than {TAG_MAX_LENGTH} characters.")
-    if len(tags) > MAX_TAGS:
-        problems.append(f"A contact has at most {MAX_TAGS} tags; this row has {len(tags)}.")
+    try:
+        tags = split_tags(values.get("tags", ""))
+    except InvalidTags as exc:  # reported, never imported as one odd tag
+        tags = []
+        problems.append(str(exc))
     consent = None
     try:
         consent = _consent(values, zone, now)

@@ -53,11 +53,15 @@ class Consent(models.TextChoices):
 
 class ContactQuerySet(models.QuerySet):
     def search(self, text: str):
-        text = text.strip()
-        if not text:
+        """Every word in the name or email ("Ben Adams": Ben in the first name, Adams in the
+        last), or the digits in the number ("(305) 555" as typed from a form)."""
+        words = text.split()
+        if not words:
             return self
+        q = Q()
+        for word in words:
+            q &= Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(email__icontains=word)
         digits = "".join(ch for ch in text if ch.isdigit())
-        q = Q(first_name__icontains=text) | Q(last_name__icontains=text) | Q(email__icontains=text)
         if digits:
             q |= Q(phone__contains=digits)
         return self.filter(q)
@@ -68,6 +72,16 @@ class ContactQuerySet(models.QuerySet):
         if not tag_name:
             return self
         return self.filter(tags__in=list(Tag.objects.filter(name=tag_name).values_list("pk", flat=True)))
+
+    def matching(self, *, q: str = "", tag: str = "", dnd: str = "", consent: str = ""):
+        """The contacts list's filters (and a saved segment's): each uses an indexed column or
+        a named method above."""
+        contacts = self.search(q).with_tag(tag)
+        if dnd:
+            contacts = contacts.filter(dnd=dnd)
+        if consent:
+            contacts = contacts.filter(consent=consent)
+        return contacts
 
     def conversations(self):
         """Threads by latest activity: contacts that have at least one message."""
@@ -122,7 +136,12 @@ class Contact(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["sub_account", "last_name", "first_name"], name="contact_subaccount_name_idx"),
+            # The list's orders, each total (phone is unique per sub-account; id breaks ties of
+            # created_at) so keyset pages (messaging.keyset) seek through the index.
+            models.Index(
+                fields=["sub_account", "last_name", "first_name", "phone"], name="contact_subaccount_name_idx"
+            ),
+            models.Index(fields=["sub_account", "created_at", "id"], name="contact_subaccount_created_idx"),
             models.Index(fields=["sub_account", "-last_message_at"], name="contact_subaccount_recent_idx"),
             models.Index(fields=["sub_account", "dnd"], name="contact_subaccount_dnd_idx"),
             models.Index(fields=["sub_account", "consent"], name="contact_subaccount_consent_idx"),
@@ -498,3 +517,105 @@ class CannedReply(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class Segment(models.Model):
+    """A saved filter of the contacts list (search, tag, DND, consent), usable as the audience
+    of a Bulk SMS. It stores the filter, not the contacts: who is in it is read when used."""
+
+    FILTERS = ("q", "tag", "dnd", "consent")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="segments")
+    name = models.CharField(max_length=100)
+    filters = models.JSONField(default=dict, help_text="q, tag, dnd, consent as the list's query string has them.")
+    created_by = models.ForeignKey("accounts.User", null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["sub_account", "name"], name="segment_unique_name_per_subaccount")
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def contacts(self):
+        return Contact.objects.filter(sub_account_id=self.sub_account_id).matching(
+            **{k: str(self.filters.get(k, "")) for k in self.FILTERS}
+        )
+
+
+class ImportJob(models.Model):
+    """One contact CSV import: the stored file, the column mapping the user confirmed, its
+    progress and its counts. Written by the import job (`messaging.import_jobs`) one batch at a
+    time, in the batch's transaction: `last_row` is the checkpoint a retried job resumes after."""
+
+    class Status(models.TextChoices):
+        PREVIEW = "preview", "Waiting for you to check the columns"
+        QUEUED = "queued", "Waiting to start"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Finished"
+        FAILED = "failed", "Stopped"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="import_jobs")
+    created_by = models.ForeignKey("accounts.User", null=True, on_delete=models.SET_NULL, related_name="+")
+    file = models.FileField(upload_to="imports/%Y/%m/")
+    file_name = models.CharField(max_length=255)
+    header = models.JSONField(default=list, help_text="The file's first row.")
+    mapping = models.JSONField(default=list, help_text="The field of each column, '' for ignored.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PREVIEW)
+    total_rows = models.PositiveIntegerField(null=True, blank=True, help_text="Counted when the job starts.")
+    rows_done = models.PositiveIntegerField(default=0)
+    last_row = models.PositiveIntegerField(default=1, help_text="Spreadsheet row of the last row written.")
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    consents = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    failure = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                name="importjob_status_valid",
+                condition=Q(status__in=["preview", "queued", "running", "done", "failed"]),
+            ),
+        ]
+        indexes = [models.Index(fields=["sub_account", "-created_at"], name="importjob_subaccount_idx")]
+
+    def __str__(self):
+        return f"Import of {self.file_name}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.total_rows:
+            return 0
+        return min(100, self.rows_done * 100 // self.total_rows)
+
+
+class ImportProblem(models.Model):
+    """A row of an import that was not imported (or only in part), with why: the report."""
+
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="+")
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="problems")
+    row = models.PositiveIntegerField()
+    reason = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["row", "id"]
+        indexes = [models.Index(fields=["job", "row"], name="importproblem_job_idx")]
+
+    def __str__(self):
+        return f"Row {self.row}: {self.reason}"

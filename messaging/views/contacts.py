@@ -2,58 +2,49 @@
 consent filters), the contact page (DND, consent ledger, message history), create/edit, and
 the CSV import that imports the valid rows and reports the others by row number."""
 
-from dataclasses import dataclass
+import uuid
 
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
+from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from accounts import access
 from compliance import ledger
-from messaging import imports
+from messaging import import_jobs, imports
 from messaging.automations import triggers as automations
-from messaging.contacts import contact_set_tags, contacts_import
-from messaging.forms import DUPLICATE_NUMBER, ConsentForm, ContactFilterForm, ContactForm, ContactImportForm
-from messaging.models import Tag
+from messaging.automations.models import Workflow
+from messaging.contacts import (
+    BulkActionError,
+    contact_set_tags,
+    contacts_add_tag,
+    contacts_enroll,
+    contacts_remove_tag,
+)
+from messaging.forms import DUPLICATE_NUMBER, TAG_RULE, ConsentForm, ContactFilterForm, ContactForm, ContactImportForm
+from messaging.keyset import keyset_page
+from messaging.models import ImportJob, Segment, Tag
 from messaging.phone import pretty
 
 PAGE_SIZE = 50
 HISTORY_LENGTH = 50
-ERRORS_SHOWN = 1000
-LIST_COLUMNS = ("id", "sub_account_id", "phone", "first_name", "last_name", "email", "dnd", "consent")
-
-
-@dataclass
-class Page:
-    """One page of an ordered queryset, without COUNT(*): counting a searched 100,000-row
-    list is a second full scan on every keystroke. One row more than a page tells whether
-    there is a next page."""
-
-    items: list
-    number: int
-    has_next: bool
-
-    @property
-    def has_previous(self):
-        return self.number > 1
-
-    @property
-    def start(self):
-        return (self.number - 1) * PAGE_SIZE + 1
-
-    @property
-    def end(self):
-        return self.start + len(self.items) - 1
-
-
-def _page(queryset, number: str | None) -> Page:
-    number = int(number) if (number or "").isdigit() and 0 < int(number) < 100_000 else 1
-    start = (number - 1) * PAGE_SIZE
-    rows = list(queryset[start : start + PAGE_SIZE + 1])
-    return Page(items=rows[:PAGE_SIZE], number=number, has_next=len(rows) > PAGE_SIZE)
+PROBLEMS_SHOWN = 1000
+COUNT_CAP = 10_000  # a filtered count stops here: counting every match of a search is a second scan
+LIST_COLUMNS = ("id", "sub_account_id", "phone", "first_name", "last_name", "email", "dnd", "consent", "created_at")
+# The sortable columns, each a total order (keyset pages need one) backed by an index.
+SORTS = {
+    "name": ("last_name", "first_name", "phone"),  # contact_subaccount_name_idx
+    "-name": ("-last_name", "-first_name", "-phone"),
+    "phone": ("phone",),  # contact_unique_phone_per_subaccount
+    "-phone": ("-phone",),
+    "created": ("created_at", "id"),  # contact_subaccount_created_idx
+    "-created": ("-created_at", "-id"),
+}
 
 
 @login_required
@@ -62,16 +53,100 @@ def contact_list(request, sub_account_id):
     sub_account = access.get_subaccount_for(request.user, sub_account_id)
     tag_names = sub_account.tags.values_list("name", flat=True)
     filters = ContactFilterForm(request.GET, tag_names=tag_names)
-    contacts = (
-        filters.apply(sub_account.contacts.all())
-        .order_by("last_name", "first_name", "phone")  # contact_subaccount_name_idx
-        .only(*LIST_COLUMNS)
-        .prefetch_related(Prefetch("tags", queryset=Tag.objects.only("id", "name")))
-    )
+    sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else "name"
+    matching = filters.apply(sub_account.contacts.all())
+    contacts = matching.only(*LIST_COLUMNS).prefetch_related(Prefetch("tags", queryset=Tag.objects.only("id", "name")))
+    page = keyset_page(
+        contacts, SORTS[sort], after=request.GET.get("after", ""), before=request.GET.get("before", ""),
+        last=request.GET.get("last") == "1", size=PAGE_SIZE,
+    )  # fmt: skip
+    filtered = any(filters.values().values())
+    context = {
+        "sub_account": sub_account, "filters": filters, "page": page, "sort": sort, "filtered": filtered,
+        "total": sub_account.contacts.count(),  # an index-only count of one sub-account: cheap
+        "matching": matching.order_by()[: COUNT_CAP + 1].count() if filtered else None, "count_cap": COUNT_CAP,
+        "workflows": Workflow.objects.filter(sub_account=sub_account).enrolling().order_by("name"),
+        "segments": sub_account.segments.all(), "sort_columns": _sort_columns(sort), "nav": "contacts",
+    }  # fmt: skip
     partial = request.htmx and not request.htmx.history_restore_request
-    template = "messaging/contacts/list.html" + ("#results" if partial else "")
-    context = {"sub_account": sub_account, "filters": filters, "page": _page(contacts, request.GET.get("page"))}
-    return render(request, template, context | {"nav": "contacts"})
+    return render(request, "messaging/contacts/list.html" + ("#results" if partial else ""), context)
+
+
+def _sort_columns(sort: str) -> list[dict]:
+    """Each sortable column's link: ascending first, a second click descending."""
+    columns = []
+    for key, label in (("name", "Name"), ("phone", "Phone"), ("created", "Added")):
+        arrow = " ↑" if sort == key else " ↓" if sort == "-" + key else ""
+        columns.append({"key": key, "label": label, "arrow": arrow, "next": "-" + key if sort == key else key})
+    return columns
+
+
+BULK_ACTIONS = {"add_tag", "remove_tag", "enroll"}
+
+
+@login_required
+@require_POST
+def contact_bulk_action(request, sub_account_id):
+    """The list's bulk actions on the ticked rows: add a tag, remove a tag, enroll in a workflow.
+    Never DND (R2: it is not undone in bulk)."""
+    sub_account = access.get_subaccount_for(request.user, sub_account_id)
+    action, ids = request.POST.get("action"), request.POST.getlist("contact")
+    ids = [i for i in ids if _is_uuid(i)]
+    back = reverse("contact_list", args=[sub_account.pk]) + _query(request.POST.get("query", ""))
+    if action not in BULK_ACTIONS or not ids:
+        flash.error(request, "Tick at least one contact and choose an action.")
+        return redirect(back)
+    try:
+        if action == "add_tag":
+            n = contacts_add_tag(sub_account=sub_account, contact_ids=ids, name=request.POST.get("tag", ""))
+            flash.success(request, f"Tag “{request.POST['tag'].strip()}” added to {n} contact(s).")
+        elif action == "remove_tag":
+            n = contacts_remove_tag(sub_account=sub_account, contact_ids=ids, name=request.POST.get("tag", ""))
+            flash.success(request, f"Tag “{request.POST['tag'].strip()}” removed from {n} contact(s).")
+        else:
+            enrolled, skipped = contacts_enroll(
+                sub_account=sub_account, contact_ids=ids, workflow_id=_uuid_or_none(request.POST.get("workflow")),
+                user=request.user,
+            )  # fmt: skip
+            note = f" {skipped} were already in it or went through it before." if skipped else ""
+            flash.success(request, f"{enrolled} contact(s) enrolled.{note}")
+    except BulkActionError as exc:
+        flash.error(request, str(exc))
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def segment_create(request, sub_account_id):
+    """Save the list's current filters as a segment (a Bulk SMS audience)."""
+    sub_account = access.get_subaccount_for(request.user, sub_account_id)
+    filters = ContactFilterForm(request.POST, tag_names=sub_account.tags.values_list("name", flat=True))
+    name = request.POST.get("name", "").strip()[:100]
+    back = reverse("contact_list", args=[sub_account.pk]) + _query(request.POST.get("query", ""))
+    if not name:
+        flash.error(request, "Give the segment a name.")
+    elif sub_account.segments.filter(name=name).exists():
+        flash.error(request, f"A segment named “{name}” exists already.")
+    else:
+        Segment.objects.create(sub_account=sub_account, name=name, filters=filters.values(), created_by=request.user)
+        flash.success(request, f"Segment “{name}” saved. Choose it as the audience on the Bulk SMS page.")
+    return redirect(back)
+
+
+def _query(text: str) -> str:
+    """A query string to go back to (only a query string: never another address)."""
+    return "?" + QueryDict(text).urlencode() if text else ""
+
+
+def _is_uuid(text) -> bool:
+    return _uuid_or_none(text) is not None
+
+
+def _uuid_or_none(text):
+    try:
+        return uuid.UUID(str(text))
+    except ValueError:
+        return None
 
 
 @login_required
@@ -147,17 +222,52 @@ def contact_detail(request, sub_account_id, contact_id):
 
 @login_required
 def contact_import(request, sub_account_id):
+    """Upload a CSV: the file is stored and its preview shown; nothing is imported yet."""
     sub_account = access.get_subaccount_for(request.user, sub_account_id)
     form = ContactImportForm(request.POST or None, request.FILES or None)
-    context = {"sub_account": sub_account, "form": form, "nav": "contacts"}
     if request.method == "POST" and form.is_valid():
         try:
-            rows, errors = imports.parse_contact_rows(form.cleaned_data["file"], time_zone=sub_account.time_zone)
+            job = import_jobs.import_upload(
+                sub_account=sub_account, user=request.user, upload=form.cleaned_data["file"]
+            )
         except imports.InvalidImportFile as exc:
             form.add_error("file", str(exc))
         else:
-            result = contacts_import(sub_account=sub_account, rows=rows, user=request.user)
-            errors = sorted([*errors, *(imports.RowError(*e) for e in result.errors)])
-            context |= {"result": result, "row_errors": errors[:ERRORS_SHOWN], "error_count": len(errors)}
-            context["form"] = ContactImportForm()
+            return redirect("contact_import_job", sub_account.pk, job.pk)
+    context = {
+        "sub_account": sub_account, "form": form, "jobs": sub_account.import_jobs.select_related("created_by")[:20],
+        "tag_rule": TAG_RULE, "nav": "contacts",
+    }  # fmt: skip
     return render(request, "messaging/contacts/import.html", context)
+
+
+@login_required
+@vary_on_headers("HX-Request")
+def contact_import_job(request, sub_account_id, job_id):
+    """One import: its preview (map the columns, see the first rows and their problems, then
+    import), then its progress, polled by htmx, and its report, kept afterwards."""
+    sub_account = access.get_subaccount_for(request.user, sub_account_id)
+    job = get_object_or_404(sub_account.import_jobs, pk=job_id)
+    context = {"sub_account": sub_account, "job": job, "nav": "contacts"}
+    if job.status == ImportJob.Status.PREVIEW:
+        data = request.POST if request.method == "POST" else request.GET
+        mapping = [data.get(f"column{i}", m) for i, m in enumerate(job.mapping)] if data else job.mapping
+        if request.method == "POST" and "start" in request.POST:
+            try:
+                import_jobs.import_start(job=job, mapping=mapping)
+            except imports.InvalidImportFile as exc:
+                context["mapping_problem"] = str(exc)
+            else:
+                return redirect("contact_import_job", sub_account.pk, job.pk)
+        rows, problem = import_jobs.import_preview(job, mapping)
+        context.setdefault("mapping_problem", problem)
+        columns = [(i, name, mapping[i]) for i, name in enumerate(job.header)]
+        fields = [m for m in mapping if m]
+        context |= {"columns": columns, "field_choices": FIELD_CHOICES, "preview": rows, "fields": fields}
+        return render(request, "messaging/contacts/import_preview.html", context)
+    context["problems"] = job.problems.all()[:PROBLEMS_SHOWN] if not job.is_active else []
+    partial = request.htmx and not request.htmx.history_restore_request
+    return render(request, "messaging/contacts/import_job.html" + ("#progress" if partial else ""), context)
+
+
+FIELD_CHOICES = [("", "Ignore this column")] + [(c, c) for c in imports.COLUMNS]

@@ -58,6 +58,11 @@ def kwargs_for(params, world, tenant):
 
         sub = world.a1 if tenant == "a" else world.b1
         objects["bulk_id"] = BulkSend.objects.create(sub_account=sub, body="Hi", audience="All contacts").pk
+    if "job_id" in params:
+        from messaging.models import ImportJob
+
+        sub = world.a1 if tenant == "a" else world.b1
+        objects["job_id"] = ImportJob.objects.create(sub_account=sub, file_name="c.csv", status="done").pk
     if "workflow_id" in params:
         from messaging.automations.models import Enrollment, Workflow, WorkflowStep
 

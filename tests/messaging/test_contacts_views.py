@@ -56,6 +56,9 @@ def test_list_shows_the_sub_accounts_contacts_only(people, login):
     ("params", "expected"),
     [
         ({"q": "stone"}, ["Bob"]),
+        ({"q": "Bob Stone"}, ["Bob"]),  # issue 15: a full name found nothing
+        ({"q": "  bob   stone "}, ["Bob"]),
+        ({"q": "Bob Adams"}, []),
         ({"q": "bob@example"}, ["Bob"]),
         ({"q": "305 555"}, ["Cara"]),  # digits of the number, in any format
         ({"tag": "vip"}, ["Bob"]),
@@ -74,21 +77,31 @@ def test_list_search_and_filters(people, login, params, expected):
 
 
 def test_list_is_ordered_by_name_and_paginated_by_50(world, login):
+    """Keyset pages (issue 16): next, last and previous, with the total count."""
     make_contacts(world, 120)
     client = login(world.a1_user)
     first = client.get(list_url(world))
     assert names_on(first)[:2] == ["Ava", "First000"]  # Ava has no last name: sorts first
     assert len(names_on(first)) == 50 and first.context["page"].has_next
-    third = client.get(list_url(world), {"page": 3})
-    assert names_on(third) == [f"First{i:03}" for i in range(99, 120)] and not third.context["page"].has_next
-    assert "101–121" in third.content.decode()
-    assert client.get(list_url(world), {"page": "x"}).context["page"].number == 1
+    assert 'data-testid="total">121 in all' in first.content.decode()
+    second = client.get(list_url(world), {"after": first.context["page"].next_cursor})
+    assert names_on(second) == [f"First{i:03}" for i in range(49, 99)]
+    last = client.get(list_url(world), {"last": "1"})
+    assert names_on(last) == [f"First{i:03}" for i in range(70, 120)] and not last.context["page"].has_next
+    assert client.get(list_url(world), {"after": "x"}).context["page"].items[0].first_name == "Ava"
+
+
+def test_sorting_by_a_column(world, login):
+    make_contacts(world, 3)
+    client = login(world.a1_user)
+    assert names_on(client.get(list_url(world), {"sort": "-phone"}))[0] == "First002"
+    assert names_on(client.get(list_url(world), {"sort": "-name"}))[0] == "First002"
 
 
 def test_pagination_links_keep_the_filters(world, login):
     make_contacts(world, 60, consent="granted")
     page = login(world.a1_user).get(list_url(world), {"consent": "granted", "q": "first"}).content.decode()
-    assert "?consent=granted&amp;q=first&amp;page=2" in page
+    assert "?consent=granted&amp;q=first&amp;after=" in page
 
 
 def test_htmx_request_gets_only_the_results(people, login):
@@ -111,7 +124,7 @@ def test_list_runs_a_bounded_number_of_queries(world, login, django_assert_max_n
     for contact in contacts:
         contact.tags.add(*tags[:3])
     client = login(world.a1_user)
-    with django_assert_max_num_queries(9):  # 8, and the tag's ids read first (an indexed lookup)
+    with django_assert_max_num_queries(13):  # 8, the tag's ids, the total and matching counts, workflows, segments
         response = client.get(list_url(world), {"tag": "t1"})
     assert len(names_on(response)) == 50
 
@@ -142,6 +155,16 @@ def test_create_contact_with_tags_and_consent(world, login):
         "Web form", "198.51.100.4", "I agree to receive texts.", world.a1_owner)  # fmt: skip
     page = login(world.a1_owner).get(response["Location"]).content.decode()
     assert "Contact Dee created." in page
+
+
+def test_form_tags_follow_the_imports_rule(world, login):
+    """Issue 15: one rule for tags on the form and in the import (commas, ; or |), stated on both pages."""
+    create(login(world.a1_owner), world, phone="6465550199", tags="vip;lead|spring promo")
+    contact = Contact.objects.get(sub_account=world.a1, phone="+16465550199")
+    assert sorted(contact.tags.values_list("name", flat=True)) == ["lead", "spring promo", "vip"]
+    rule = "Separate tags with commas, semicolons or vertical bars"
+    assert rule in login(world.a1_owner).get(reverse("contact_create", args=[world.a1.pk])).content.decode()
+    assert rule in login(world.a1_owner).get(reverse("contact_import", args=[world.a1.pk])).content.decode()
 
 
 def test_create_without_consent_records_none(world, login):

@@ -108,7 +108,21 @@ def test_a_cell_with_a_nul_is_a_row_error():
 
 def test_more_than_50_tags_in_a_row_is_a_row_error():
     rows, errors = parse("phone,tags\n2125550101," + ";".join(f"t{i}" for i in range(51)) + "\n")
-    assert rows == [] and errors == [RowError(2, "A contact has at most 50 tags; this row has 51.")]
+    assert rows == [] and errors == [RowError(2, "A contact has at most 50 tags; 51 were given.")]
+
+
+def test_tags_follow_one_rule_commas_too():
+    """Issue 15: a cell `vip,lead` became the one tag "vip,lead"; the form splits on commas, so
+    the import does too (and on ; and | as before)."""
+    rows, errors = parse('phone,tags\n2125550101,"vip,lead"\n2125550102,a;b|c\n')
+    assert errors == [] and [r.tags for r in rows] == [("lead", "vip"), ("a", "b", "c")]
+
+
+def test_a_row_whose_tags_cannot_be_read_is_reported_not_imported():
+    rows, errors = parse('phone,tags\n2125550101,"vip\nlead"\n2125550102,' + "x" * 51 + "\n2125550103,ok\n")
+    assert [r.row for r in rows] == [4]
+    assert [e.row for e in errors] == [2, 3]
+    assert "line break" in errors[0].reason and "at most 50 characters" in errors[1].reason
 
 
 def test_too_many_rows_is_refused():
@@ -130,6 +144,21 @@ def upload(client, world, text, *, bom=False, name="contacts.csv"):
     return client.post(import_url(world), {"file": SimpleUploadedFile(name, data.encode(), content_type="text/csv")})
 
 
+@pytest.fixture
+def do_import(run_jobs, django_capture_on_commit_callbacks):
+    """Upload, confirm the preview's mapping, run the job: the job's page (its report)."""
+
+    def _import(client, world, text, **kwargs):
+        response = upload(client, world, text, **kwargs)
+        assert response.status_code == 302, response.content.decode()[:2000]
+        with django_capture_on_commit_callbacks(execute=True):
+            assert client.post(response["Location"], {"start": "1"}).status_code == 302
+        run_jobs()
+        return client.get(response["Location"])
+
+    return _import
+
+
 MIXED = (
     "phone,first_name,last_name,email,tags,consent_source,consent_at,consent_ip,consent_url\n"
     "(212) 555-0101,Ann,Lee,ann@example.com,vip;spring,Website form,2025-03-01 09:30,203.0.113.7,https://sunrise.example.com/join\n"
@@ -142,10 +171,10 @@ MIXED = (
 
 
 @pytest.mark.django_db
-def test_csv_import_imports_valid_rows_and_reports_the_others(world, login):
+def test_csv_import_imports_valid_rows_and_reports_the_others(world, login, do_import):
     world.a1.time_zone = "America/New_York"
     world.a1.save()
-    response = upload(login(world.a1_user), world, MIXED, bom=True)
+    response = do_import(login(world.a1_user), world, MIXED, bom=True)
     page = response.content.decode()
     assert response.status_code == 200
     assert 'data-testid="created">2<' in page and 'data-testid="updated">0<' in page
@@ -176,21 +205,22 @@ def test_csv_import_imports_valid_rows_and_reports_the_others(world, login):
 
 
 @pytest.mark.django_db
-def test_csv_with_a_nul_cell_imports_the_other_rows(world, login):
-    page = upload(login(world.a1_user), world, "phone,first_name\n2125550101,Ann\x00\n2125550102,Bo\n").content.decode()
+def test_csv_with_a_nul_cell_imports_the_other_rows(world, login, do_import):
+    text = "phone,first_name\n2125550101,Ann\x00\n2125550102,Bo\n"
+    page = do_import(login(world.a1_user), world, text).content.decode()
     assert "<td>2</td><td>first_name contains a NUL character." in page
     imported = Contact.objects.filter(phone__in=["+12125550101", "+12125550102"]).values_list("phone", flat=True)
     assert list(imported) == ["+12125550102"]
 
 
 @pytest.mark.django_db
-def test_reimport_updates_instead_of_duplicating(world, login):
+def test_reimport_updates_instead_of_duplicating(world, login, do_import):
     client = login(world.a1_user)
-    upload(client, world, MIXED)
+    do_import(client, world, MIXED)
     text = "phone,first_name,email,tags,consent_source,consent_at,consent_ip,consent_url\n"
     text += "+1 212-555-0101,Annie,,new,Website form,2025-03-01T09:30,203.0.113.7,https://sunrise.example.com/join\n"
     text += f"{world.a1_contact.phone},,ava@example.com,,,,,\n"
-    page = upload(client, world, text).content.decode()
+    page = do_import(client, world, text).content.decode()
     assert 'data-testid="created">0<' in page and 'data-testid="updated">2<' in page
     assert Contact.objects.filter(sub_account=world.a1, phone="+12125550101").count() == 1
     ann = Contact.objects.get(sub_account=world.a1, phone="+12125550101")
@@ -203,10 +233,10 @@ def test_reimport_updates_instead_of_duplicating(world, login):
 
 
 @pytest.mark.django_db
-def test_import_never_opts_in_a_contact_who_opted_out_by_text(world, login):
+def test_import_never_opts_in_a_contact_who_opted_out_by_text(world, login, do_import):
     Contact.objects.filter(pk=world.a1_contact.pk).update(dnd="permanent", consent="revoked")
     text = f"phone,first_name,consent_source,consent_at\n{world.a1_contact.phone},Ava,Web,2025-01-01T10:00\n"
-    page = upload(login(world.a1_user), world, text).content.decode()
+    page = do_import(login(world.a1_user), world, text).content.decode()
     assert "<td>2</td><td>Consent not recorded: This contact opted out by text message" in page
     world.a1_contact.refresh_from_db()
     assert world.a1_contact.consent == "revoked" and not ConsentEvent.objects.exists()
@@ -280,23 +310,48 @@ def test_import_writes_in_batches_and_counts_across_them(world):
 
 
 @pytest.mark.django_db
-def test_oversized_file_is_refused(world, login, settings):
-    text = "phone\n" + "2125550101\n" * (5 * 1024 * 1024 // 11 + 1)
+def test_oversized_file_is_refused(world, login, monkeypatch):
+    monkeypatch.setattr("messaging.forms.CONTACT_IMPORT_MAX_BYTES", 1024)
+    text = "phone\n" + "2125550101\n" * 100
     response = upload(login(world.a1_user), world, text)
-    assert "the limit is 5 MB" in response.content.decode()
+    assert "the limit is 200 MB" in response.content.decode()
     assert world.a1.contacts.count() == 1
 
 
 @pytest.mark.django_db
 def test_file_level_errors_are_shown_on_the_form(world, login):
     client = login(world.a1_user)
-    assert "needs a “phone” column" in upload(client, world, "name\nAnn\n").content.decode()
+    assert "is empty" in upload(client, world, "\n").content.decode()
     latin1 = SimpleUploadedFile("c.csv", "phone,first_name\n2125550101,Zoë\n".encode("latin-1"))
     assert "is not UTF-8 text" in client.post(import_url(world), {"file": latin1}).content.decode()
-    assert world.a1.contacts.count() == 1
+    assert world.a1.contacts.count() == 1 and not world.a1.import_jobs.exists()
+    # No column named phone: the preview says so and cannot start until one is chosen.
+    preview = client.get(upload(client, world, "name,mobile\nAnn,2125550101\n")["Location"]).content.decode()
+    assert "needs a “phone” column" in preview and 'data-testid="start-import" disabled' in preview
 
 
 @pytest.mark.django_db
 def test_import_of_another_tenant_is_404_and_writes_nothing(world, login):
     response = upload(login(world.b_admin), world, "phone\n2125550199\n")
     assert response.status_code == 404 and not Contact.objects.filter(phone="+12125550199").exists()
+
+
+@pytest.mark.django_db
+def test_an_import_job_run_twice_or_resumed_imports_once(world, login, do_import):
+    """Issue 16: a retried job duplicates no contact, consent event or problem; a job resumed
+    after its checkpoint (a worker killed mid-file) writes only the rows after it."""
+    from messaging.import_jobs import import_job_run
+    from messaging.models import ImportJob
+
+    text = "phone,consent_source,consent_at\n" + "".join(f"+1718555{i:04},Web,2025-03-01T10:00\n" for i in range(1200))
+    text += "+17185550000,Web,2025-03-01T10:00\nbad,,\n"
+    page = do_import(login(world.a1_user), world, text).content.decode()
+    job = ImportJob.objects.get()
+    assert (job.status, job.created, job.total_rows, job.error_count) == ("done", 1200, 1202, 2)
+    assert "<td>1202</td><td>Same number as row 2" in page
+    import_job_run(job.pk)  # run again: done, nothing to do
+    ImportJob.objects.filter(pk=job.pk).update(status="running", last_row=501)  # resumed after row 501
+    import_job_run(job.pk)
+    assert world.a1.contacts.count() == 1201 and ConsentEvent.objects.count() == 1200
+    job.refresh_from_db()
+    assert job.status == "done" and job.problems.count() == 4  # only the rows after the checkpoint again
