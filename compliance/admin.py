@@ -3,6 +3,7 @@ from django.contrib import admin
 from accounts.admin import ReadOnlyAdmin
 from compliance.models import (
     Appeal,
+    AppealStep,
     BusinessInfoChange,
     ConsentEvent,
     DndChange,
@@ -82,3 +83,10 @@ class AppealAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "sub_account", "status", "decided_by", "decided_at"]
     list_filter = ["status"]
     list_select_related = ["sub_account", "decided_by"]
+
+
+@admin.register(AppealStep)
+class AppealStepAdmin(ReadOnlyAdmin):
+    list_display = ["at", "sub_account", "appeal", "kind", "user"]
+    list_filter = ["kind"]
+    list_select_related = ["sub_account", "user"]
