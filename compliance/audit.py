@@ -84,7 +84,7 @@ def _violations(sub_account, start, end) -> Iterator[Record]:
     for v in keyset(rows.select_related("user"), "created_at", "pk"):
         if v.kind in (Violation.Kind.ERROR_RATE, Violation.Kind.OPT_OUT_RATE):
             rate = v.detail.get("error_rate" if v.kind == Violation.Kind.ERROR_RATE else "opt_out_rate")
-            why = f"{v.get_kind_display()} {rate} % over the 24 hours to {v.detail.get('measured_at', '')}"
+            why = f"{v.get_kind_display()} {rate} over the 24 hours to {v.detail.get('measured_at', '')}"
             who = "rate monitoring"
         else:
             why = v.detail.get("matched") or ", ".join(v.detail.get("numbers", []))
@@ -101,32 +101,41 @@ def _suspensions(sub_account, start, end, now) -> Iterator[Record]:
     """Three moments of a suspension, each its own record: it started, it was lifted (by whom),
     it ended by time (R8: no job ends it, so the end is its `ends_at` once that has passed)."""
     suspensions = Suspension.objects.filter(sub_account=sub_account).select_related("violation", "lifted_by")
-    for s in keyset(suspensions.filter(started_at__gte=start, started_at__lt=end), "started_at", "pk"):
-        until = "permanent: until an appeal is approved" if s.is_permanent else f"until {s.ends_at.isoformat()}"
-        yield Record(
-            at=s.started_at, record="suspension", contact="", who="rate monitoring",
-            what=f"{s.get_kind_display()} suspension ({until})",
-            why=f"{s.get_cause_display()}: {s.violation.action}", reference=str(s.pk),
-            detail={"kind": s.kind, "cause": s.cause, "ends_at": s.ends_at.isoformat() if s.ends_at else None,
-                    "violation_id": str(s.violation_id)},
-        )  # fmt: skip
+    started = suspensions.filter(started_at__gte=start, started_at__lt=end)
     lifted = suspensions.filter(lifted_at__gte=start, lifted_at__lt=end)
     ended = suspensions.filter(ends_at__gte=start, ends_at__lt=min(end, now))
-    yield from heapq.merge(
-        (
-            Record(at=s.lifted_at, record="suspension_lifted", contact="", who=_email(s.lifted_by),
-                   what=f"{s.get_kind_display()} suspension lifted", why=s.lift_note, reference=str(s.pk),
-                   detail={"suspension_id": str(s.pk), "note": s.lift_note})
-            for s in keyset(lifted, "lifted_at", "pk")
-        ),
-        (
-            Record(at=s.ends_at, record="suspension_ended", contact="", who="",
-                   what="Temporary suspension ended", why="Its period ended" + (
-                       " (it had been lifted earlier)" if s.lifted_at and s.lifted_at < s.ends_at else ""),
-                   reference=str(s.pk), detail={"suspension_id": str(s.pk)})
-            for s in keyset(ended, "ends_at", "pk")
-        ),
+    return heapq.merge(
+        (_suspension_started(s) for s in keyset(started, "started_at", "pk")),
+        (_suspension_lifted(s) for s in keyset(lifted, "lifted_at", "pk")),
+        (_suspension_ended(s) for s in keyset(ended, "ends_at", "pk")),
         key=lambda r: r.at,
+    )
+
+
+def _suspension_started(s) -> Record:
+    until = "permanent: until an appeal is approved" if s.is_permanent else f"until {s.ends_at.isoformat()}"
+    return Record(
+        at=s.started_at, record="suspension", contact="", who="rate monitoring",
+        what=f"{s.get_kind_display()} suspension ({until})",
+        why=f"{s.get_cause_display()}: {s.violation.action}", reference=str(s.pk),
+        detail={"kind": s.kind, "cause": s.cause, "ends_at": s.ends_at.isoformat() if s.ends_at else None,
+                "violation_id": str(s.violation_id)},
+    )  # fmt: skip
+
+
+def _suspension_lifted(s) -> Record:
+    return Record(
+        at=s.lifted_at, record="suspension_lifted", contact="", who=_email(s.lifted_by),
+        what=f"{s.get_kind_display()} suspension lifted", why=s.lift_note, reference=str(s.pk),
+        detail={"suspension_id": str(s.pk), "note": s.lift_note},
+    )  # fmt: skip
+
+
+def _suspension_ended(s) -> Record:
+    early = " (it had been lifted earlier)" if s.lifted_at and s.lifted_at < s.ends_at else ""
+    return Record(
+        at=s.ends_at, record="suspension_ended", contact="", who="", what="Temporary suspension ended",
+        why="Its period ended" + early, reference=str(s.pk), detail={"suspension_id": str(s.pk)},
     )  # fmt: skip
 
 
@@ -155,13 +164,13 @@ def _business_info_changes(sub_account, start, end) -> Iterator[Record]:
 
 def audit_records(sub_account, start: datetime, end: datetime, *, now: datetime) -> Iterator[Record]:
     """Every record of the sub-account in [start, end), oldest first."""
-    streams = [
+    streams = [  # at the same instant, in this order: a step before what it caused
+        _business_info_changes(sub_account, start, end),
         _dnd_changes(sub_account, start, end),
         _consent_events(sub_account, start, end),
+        _appeal_steps(sub_account, start, end),
         _violations(sub_account, start, end),
         _suspensions(sub_account, start, end, now),
-        _appeal_steps(sub_account, start, end),
-        _business_info_changes(sub_account, start, end),
     ]
     return heapq.merge(*streams, key=lambda r: r.at)
 
