@@ -21,7 +21,7 @@ from accounts import access
 CHUNK = 2000  # rows per keyset query: a few MB at most, whatever the export's size
 
 # CSV injection (OWASP): a spreadsheet runs a cell that starts with one of these as a formula.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = frozenset("=+-@\t\r")
 # …except a plain number such as an E.164 phone number or a negative count, which no
 # spreadsheet can run and which an import back into a CRM must get unchanged.
 PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
@@ -44,7 +44,7 @@ def safe_cell(value) -> str:
     if value is None:
         return ""
     text = value if isinstance(value, str) else str(value)
-    if text.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(text):
+    if text and text[0] in FORMULA_START and not PLAIN_NUMBER.fullmatch(text):
         return "'" + text
     return text
 
