@@ -1,6 +1,7 @@
 """Tenant access: one helper per object type. Each starts from the user's memberships and
 raises 404 (never 403) for anything outside them, so another tenant's ids reveal nothing."""
 
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
@@ -26,8 +27,10 @@ def role_in(user, sub_account: SubAccount) -> str | None:
     if user.is_support_staff:
         return SUPPORT
     roles = set(
-        Membership.objects.filter(user=user, agency_id=sub_account.agency_id).values_list("role", flat=True)
-    ) | set(Membership.objects.filter(user=user, sub_account=sub_account).values_list("role", flat=True))
+        Membership.objects.filter(
+            Q(agency_id=sub_account.agency_id) | Q(sub_account=sub_account), user=user
+        ).values_list("role", flat=True)
+    )
     for role in (Role.AGENCY_ADMIN, Role.AGENCY_STAFF, Role.SUBACCOUNT_OWNER, Role.SUBACCOUNT_USER):
         if role in roles:
             return role

@@ -53,6 +53,12 @@ class SubAccountAdmin(admin.ModelAdmin):
     list_filter = ["agency", "time_zone"]
     search_fields = ["name", "business_name", "agency__name"]
     list_select_related = ["agency"]
+    # Business Info (R5, R6) changes only on its page, which records who changed what (the
+    # compliance audit export lists them); here it is set when a sub-account is created.
+    BUSINESS_INFO = ("business_name", "opt_out_text", "sender_text")
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.BUSINESS_INFO if obj is not None else ()
 
 
 @admin.register(Membership)

@@ -3,6 +3,7 @@ from django.contrib import admin
 from accounts.admin import ReadOnlyAdmin
 from compliance.models import (
     Appeal,
+    AppealStep,
     BusinessInfoChange,
     ConsentEvent,
     DndChange,
@@ -89,3 +90,10 @@ class AppealAdmin(ReadOnlyAdmin):
 class ProvisioningLiftAdmin(ReadOnlyAdmin):
     list_display = ["lifted_at", "sub_account", "lifted_by", "reason"]
     list_select_related = ["sub_account", "lifted_by"]
+
+
+@admin.register(AppealStep)
+class AppealStepAdmin(ReadOnlyAdmin):
+    list_display = ["at", "sub_account", "appeal", "kind", "user"]
+    list_filter = ["kind"]
+    list_select_related = ["sub_account", "user"]

@@ -1,7 +1,8 @@
 """R9: appeals against a permanent suspension, as services. The sub-account submits its proof of
 opt-in; support staff ask for more (with the numbers they want proof for), approve — which lifts
 the suspension — or reject with a reason the sub-account sees. The Appeal keeps who submitted and
-who decided, when, and the latest request and answer; a suspension takes at most
+who decided, when, and the latest request and answer; every step is also an append-only
+AppealStep row (the audit export reads them). A suspension takes at most
 MAX_APPEALS_PER_SUSPENSION."""
 
 from django.db import transaction
@@ -9,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import SubAccount
 from compliance.errors import ComplianceError
-from compliance.models import Appeal, ConsentEvent, Suspension
+from compliance.models import Appeal, AppealStep, ConsentEvent, Suspension
 from compliance.policy import get_policy
 from messaging.models import Contact
 from messaging.phone import InvalidPhoneNumber, to_e164
@@ -43,12 +44,14 @@ def appeal_submit(*, sub_account, user, data: dict, now=None) -> Appeal:
         suspension, refusal = appealable(sub_account, now)
         if suspension is None:
             raise ComplianceError(refusal)
-        return Appeal.objects.create(
+        appeal = Appeal.objects.create(
             sub_account=sub_account, suspension=suspension, submitted_by=user,
             opt_in_screenshot=data["opt_in_screenshot"], checkbox_screenshot=data["checkbox_screenshot"],
             collection_url=data["collection_url"], consent_description=data["consent_description"],
             activity_stopped=True, use_case=data.get("use_case", ""),
         )  # fmt: skip
+        _step(appeal, AppealStep.Kind.SUBMITTED, user=user, now=now, text=appeal.consent_description)
+        return appeal
 
 
 def parse_numbers(text: str) -> list[str]:
@@ -68,12 +71,22 @@ def _locked(appeal) -> Appeal:
     return Appeal.objects.select_for_update().get(pk=appeal.pk)
 
 
+def _step(appeal, kind, *, user, now, text: str = "", numbers=()) -> AppealStep:
+    """The append-only row of one step (R9), in the transaction that changes the appeal."""
+    return AppealStep.objects.create(
+        appeal=appeal, sub_account_id=appeal.sub_account_id, kind=kind, text=text, numbers=list(numbers),
+        user=user, at=now,
+    )  # fmt: skip
+
+
 def appeal_request_info(*, appeal, user, message: str, numbers: list[str], now=None) -> None:
     """Support asks for more information, and proof of opt-in for `numbers` (may be empty)."""
     if not message.strip():
         raise ComplianceError("Say what information you need.")
+    now = now or timezone.now()
     with transaction.atomic():
-        _locked(appeal).request_info(message=message, numbers=numbers, now=now or timezone.now())
+        _locked(appeal).request_info(message=message, numbers=numbers, now=now)
+        _step(appeal, AppealStep.Kind.INFO_REQUESTED, user=user, now=now, text=message, numbers=numbers)
     appeal.refresh_from_db()
 
 
@@ -82,8 +95,10 @@ def appeal_respond(*, appeal, user, response: str, now=None) -> None:
     is their consent ledger (R10): recorded on each contact's page, shown to support from there."""
     if not response.strip():
         raise ComplianceError("Write your answer to support's request.")
+    now = now or timezone.now()
     with transaction.atomic():
-        _locked(appeal).respond(response=response, now=now or timezone.now())
+        _locked(appeal).respond(response=response, now=now)
+        _step(appeal, AppealStep.Kind.ANSWERED, user=user, now=now, text=response)
     appeal.refresh_from_db()
 
 
@@ -96,6 +111,8 @@ def appeal_decide(*, appeal, user, approve: bool, note: str, now=None) -> None:
     with transaction.atomic():
         locked = _locked(appeal)
         locked.decide(approve=approve, note=note.strip(), user=user, now=now)
+        kind = AppealStep.Kind.APPROVED if approve else AppealStep.Kind.REJECTED
+        _step(locked, kind, user=user, now=now, text=note.strip())
         if approve:
             suspension = Suspension.objects.select_for_update().get(pk=locked.suspension_id)
             if suspension.lifted_at is None:

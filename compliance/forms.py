@@ -228,3 +228,22 @@ class AppealDecisionForm(forms.Form):
         label="Numbers to prove opt-in for", widget=forms.Textarea(attrs={"rows": 2}), required=False,
         help_text="One per line, when asking for more information.",
     )  # fmt: skip
+
+
+class ExportRangeForm(forms.Form):
+    """The days of an export (messages, compliance audit), in the sub-account's time zone; both
+    days included. Read from the query string (`?start=2026-11-01&end=2026-11-30`)."""
+
+    start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label="To (included)", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["end"] < data["start"]:
+            raise forms.ValidationError("The last day is before the first day.")
+        return data
+
+    def error_text(self) -> str:
+        """The errors as one sentence (for a download link, which has no form to show them)."""
+        return " ".join(f"{'' if name == '__all__' else name + ': '}{e}" for name, errs in self.errors.items()
+                        for e in errs)  # fmt: skip

@@ -642,3 +642,38 @@ class RegistrationEvent(models.Model):
 
     def __str__(self):
         return f"{self.registration_id} → {self.status}"
+
+
+class AppealStep(models.Model):
+    """R9: every step of an appeal as it happened — submitted, more information requested (with
+    the numbers), answered, approved or rejected — with who and what was written. Append-only,
+    written by `compliance.appeals` in the transaction that changes the Appeal: the Appeal keeps
+    only the latest request and answer, these rows keep them all (the compliance audit export)."""
+
+    class Kind(models.TextChoices):
+        SUBMITTED = "submitted", "Appeal submitted"
+        INFO_REQUESTED = "info_requested", "More information requested"
+        ANSWERED = "answered", "Information sent"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    appeal = models.ForeignKey(Appeal, on_delete=models.CASCADE, related_name="steps")
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=15, choices=Kind.choices)
+    text = models.TextField(blank=True, help_text="The request, the answer, or the decision's reason.")
+    numbers = models.JSONField(default=list, blank=True, help_text="Numbers support asked proof of opt-in for.")
+    user = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                name="appealstep_kind_valid",
+                condition=Q(kind__in=["submitted", "info_requested", "answered", "approved", "rejected"]),
+            ),
+        ]
+        indexes = [models.Index(fields=["sub_account", "at"], name="appealstep_subaccount_at_idx")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} · {self.appeal_id}"

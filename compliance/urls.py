@@ -2,6 +2,7 @@ from django.urls import path
 
 from compliance.views import (
     appeals,
+    audit,
     business_info,
     contacts,
     dashboards,
@@ -41,6 +42,9 @@ urlpatterns = [
     path("s/<uuid:sub_account_id>/appeals/<uuid:appeal_id>/<slug:which>/", appeals.appeal_file, name="appeal_file"),
     path("support/appeals/", appeals.support_appeals, name="support_appeals"),
     path("support/appeals/<uuid:appeal_id>/", appeals.support_appeal, name="support_appeal"),
+    # Exports (issue 16): the compliance audit export, CSV or JSON.
+    path("s/<uuid:sub_account_id>/exports/audit.csv", audit.audit_export, {"fmt": "csv"}, name="audit_export_csv"),
+    path("s/<uuid:sub_account_id>/exports/audit.json", audit.audit_export, {"fmt": "json"}, name="audit_export_json"),
     path(C + "dnd/remove/", contacts.dnd_remove, name="dnd_remove"),
     path(C + "consent/new/", contacts.consent_record, name="consent_record"),
     path(C + "consent/proof/", contacts.consent_proof, name="consent_proof"),

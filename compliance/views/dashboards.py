@@ -37,5 +37,6 @@ def subaccount_dashboard(request, sub_account_id):
             "health": health,
             "self_lift": self_lift,
             "registration_missing": registration.missing(sub_account),  # issue 17
+            "can_export": role in (Role.AGENCY_ADMIN, Role.SUBACCOUNT_OWNER),  # as access.can_manage
         },
     )

@@ -9,7 +9,9 @@ from accounts.models import User
 
 pytestmark = pytest.mark.django_db
 
-APPEND_ONLY = ["consentevent", "dndchange", "violation", "suspension", "ratebucket", "businessinfochange"]
+APPEND_ONLY = [
+    "consentevent", "dndchange", "violation", "suspension", "ratebucket", "businessinfochange", "appealstep",
+]  # fmt: skip
 
 
 @pytest.fixture
@@ -29,3 +31,15 @@ def test_compliance_records_are_read_only(root, name):
     assert root.get(reverse(f"admin:compliance_{name}_add")).status_code == 403
     model = next(m for m in admin.site._registry if m._meta.model_name == name)
     assert not admin.site._registry[model].has_delete_permission(None)
+
+
+def test_business_info_is_not_edited_in_the_admin(root, world):
+    """Business Info changes are recorded on its page (R5/R6, the audit export); the admin
+    cannot change them unrecorded."""
+    url = reverse("admin:accounts_subaccount_change", args=[world.a1.pk])
+    data = {"agency": world.A.pk, "name": "Sunrise Dental", "time_zone": "America/New_York",
+            "business_name": "Renamed", "opt_out_text": "Text STOP", "sender_text": "x",
+            "missed_call_text_back_body": "Sorry"}  # fmt: skip
+    assert root.post(url, data).status_code == 302
+    world.a1.refresh_from_db()
+    assert (world.a1.business_name, world.a1.opt_out_text) == ("Sunrise Dental Care", "")
