@@ -72,6 +72,15 @@ class SubAccountQuerySet(models.QuerySet):
             return self.all()
         return self.filter(Q(agency__memberships__user=user) | Q(memberships__user=user)).distinct()
 
+    def matching(self, q: str):
+        """The account switcher's search: every word in the name, business name or agency name."""
+        found = self
+        for word in q.split():
+            found = found.filter(
+                Q(name__icontains=word) | Q(business_name__icontains=word) | Q(agency__name__icontains=word)
+            )
+        return found
+
 
 class SubAccount(models.Model):
     """One business of an agency (a "location"). Empty opt-out/sender texts mean the POLICY

@@ -27,14 +27,26 @@ def home(request):
     return render(request, "accounts/no_access.html")
 
 
+SWITCH_RESULTS = 25
+
+
 @login_required
 def switch(request):
-    try:
-        sub_account_id = uuid.UUID(request.GET.get("to", ""))
-    except ValueError:
-        raise Http404 from None
-    sub_account = access.get_subaccount_for(request.user, sub_account_id)
-    return redirect("subaccount_dashboard", sub_account_id=sub_account.pk)
+    """The account switcher. `?to=<id>` goes to that sub-account's dashboard; `?q=` searches the
+    user's own sub-accounts by name, business name or agency — the whole page without JS, the
+    results list alone for the sidebar's htmx search."""
+    if "to" in request.GET:
+        try:
+            sub_account_id = uuid.UUID(request.GET["to"])
+        except ValueError:
+            raise Http404 from None
+        sub_account = access.get_subaccount_for(request.user, sub_account_id)
+        return redirect("subaccount_dashboard", sub_account_id=sub_account.pk)
+    q = request.GET.get("q", "").strip()[:100]
+    found = SubAccount.objects.visible_to(request.user).matching(q).select_related("agency")
+    context = {"q": q, "results": found[:SWITCH_RESULTS], "more": max(found.count() - SWITCH_RESULTS, 0)}
+    template = "accounts/switch.html#results" if request.htmx else "accounts/switch.html"
+    return render(request, template, context)
 
 
 @login_required

@@ -72,6 +72,9 @@ MIDDLEWARE = [
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 
+# Form labels without Django's trailing colon, in every form (config/forms.py).
+FORM_RENDERER = "config.forms.Renderer"
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -83,11 +86,13 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.navigation",
+                "compliance.context_processors.support_queues",
             ],
             "builtins": [
                 "template_partials.templatetags.partials",
                 "compliance.templatetags.times",  # |local, |utc_and_local …: one rule for times
                 "compliance.templatetags.carrier",  # |carrier_code: what an error code means
+                "accounts.templatetags.roles",  # |role_label: role codes in words
             ],
         },
     },

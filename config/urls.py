@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from config.views import healthz
+from config.views import favicon, healthz
 
 # DEBUG off: JSON under /api/, and 503 + Retry-After for a database or Redis outage.
 handler400 = "config.errors.bad_request"
@@ -11,6 +11,7 @@ handler500 = "config.errors.server_error"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     path("accounts/", include("accounts.urls_auth")),  # before Django's: throttled password reset
     path("accounts/", include("django.contrib.auth.urls")),
     path(settings.ADMIN_URL + "rq/", include("django_rq.urls")),

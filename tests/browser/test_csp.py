@@ -72,7 +72,8 @@ def test_htmx_swaps_work_under_the_policy(page, live_server, demo_data, violatio
 def test_the_switcher_goes_to_the_chosen_sub_account(page, live_server, demo_data, violations):
     log_in(page, live_server.url, "admin@acme.test")
     harbor = SubAccount.objects.get(name="Harbor Fitness")
-    page.locator("select#switch-to").select_option(str(harbor.pk))
+    page.get_by_test_id("switcher").locator("summary").click()
+    page.get_by_test_id("sidebar-switch-results").get_by_role("link", name="Harbor Fitness").click()
     expect(page).to_have_url(re.compile(re.escape(f"/s/{harbor.pk}/") + r"$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Harbor Fitness")
     assert violations == []
