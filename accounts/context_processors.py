@@ -24,6 +24,7 @@ SECTIONS = [
 SETTINGS = [
     ("business", "Business Info", "info", "business_info"),
     ("settings", "Phone numbers", "phone", "phone_numbers"),
+    ("registration", "Registration", "shield", "registration"),
     ("api", "API keys", "key", "api_key_list"),
 ]
 

@@ -79,7 +79,7 @@ def registration(request, sub_account_id, kind=Registration.Kind.TEN_DLC):
             "sub_account": sub_account, "form": form, "registration": current, "kind": kind,
             "kinds": Registration.Kind.choices, "can_manage": can_manage and current.editable,
             "missing": records.missing(sub_account), "events": current.events.all() if current.pk else [],
-            "nav": "settings",
+            "nav": "registration",
         },
     )  # fmt: skip
 

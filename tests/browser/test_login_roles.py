@@ -63,7 +63,10 @@ def test_login_lands_on_role_home_and_logout(page, live_server, demo_data, email
         page.get_by_test_id("switcher").locator("summary").click()
         entries = page.get_by_test_id("sidebar-switch-results").locator("a")
         expect(entries).to_have_count(len(switcher))
-        names = [f"{a.locator('.switch-agency').inner_text()} · {a.locator('.switch-name').inner_text()}" for a in entries.all()]
+        names = [
+            a.locator(".switch-agency").inner_text() + " · " + a.locator(".switch-name").inner_text()
+            for a in entries.all()
+        ]
         assert sorted(names) == sorted(switcher)
 
     page.get_by_role("button", name="Log out").click()

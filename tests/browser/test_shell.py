@@ -19,7 +19,8 @@ ONE_LINE = """() => [...document.querySelectorAll('.sidebar .nav-item, .sidebar 
   .map(el => {
     const label = el.querySelector('.nav-label, span');
     const lh = parseFloat(getComputedStyle(label).lineHeight);
-    return {text: el.innerText.trim(), heading: el.classList.contains('nav-heading'), height: label.getBoundingClientRect().height, lineHeight: lh,
+    return {text: el.innerText.trim(), heading: el.classList.contains('nav-heading'),
+            height: label.getBoundingClientRect().height, lineHeight: lh,
             itemHeight: el.getBoundingClientRect().height};
   })"""
 OVERFLOW = "() => ({scroll: document.documentElement.scrollWidth, viewport: window.innerWidth})"
