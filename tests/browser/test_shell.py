@@ -162,27 +162,3 @@ def test_support_sees_their_queues_in_the_sidebar(page, live_server, demo_data):
     queues.get_by_role("link", name=re.compile("Suspension appeals")).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Suspension appeals")
     expect(queues.locator("[aria-current=page]")).to_contain_text("Suspension appeals")
-
-
-def test_screenshots(browser, live_server, demo_data):  # TEMP
-    for w, h in [(1366, 800), (390, 844)]:
-        context = browser.new_context(viewport={"width": w, "height": h})
-        page = context.new_page()
-        log_in(page, live_server.url, "admin@acme.test")
-        sub = sunrise()
-        for i, path in enumerate(section_paths(sub) + ["/support/", "/switch/?q=a"]):
-            page.goto(live_server.url + path)
-            page.screenshot(path=f"/tmp/shot-{w}-{i}.png", full_page=True)
-        if w == 390:
-            page.goto(live_server.url + section_paths(sub)[0])
-            page.get_by_role("button", name="Menu").click()
-            page.screenshot(path="/tmp/shot-390-menu.png", full_page=True)
-        page.goto(live_server.url + "/accounts/logout/")
-        context.close()
-    context = browser.new_context(viewport={"width": 1366, "height": 800})
-    page = context.new_page()
-    page.goto(live_server.url + "/accounts/login/")
-    page.screenshot(path="/tmp/shot-login.png")
-    log_in(page, live_server.url, "support@demo.test")
-    page.screenshot(path="/tmp/shot-support.png", full_page=True)
-    context.close()
