@@ -56,7 +56,7 @@ def test_index_lists_workflows_with_per_step_counts_and_the_built_ins(world, log
     assert "Welcome" in page and "Enrolled through the API" in page
     assert "1. Send SMS: Hi {first_name}! — 1 reached, 0 sent, 0 delivered, 0 replied" in page
     assert 'data-testid="missed-call-state">Off<' in page
-    assert ">Automations</a>" in page  # in the sub-account's navigation
+    assert '<span class="nav-label">Automations</span>' in page  # in the sub-account's sidebar
 
 
 # --- Building -------------------------------------------------------------------------------
