@@ -5,6 +5,9 @@ filter and pagination, stays fast at 100,000 contacts"), and what its queries re
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_contacts REDIS_URL=redis://127.0.0.1:6379/7 \\
         SMS_BACKEND=memory .venv/bin/python bench/contacts_list.py
 
+The pages are keyset pages (issue 16): the first, the middle and the last page of each sort
+order are requested, so the last page's cost can be read against the first's.
+
 The database in DATABASE_URL is created if missing and migrated. The data is generated once by
 server-side SQL (`INSERT … SELECT … FROM generate_series`) and kept between runs: one agency and
 one sub-account with --contacts contacts — first and last names drawn from common US names (the
@@ -16,8 +19,9 @@ drops the whole database first (also after a migration was rewritten).
 
 Then, through Django's test client (in this process, no HTTP server), logged in as the
 sub-account's owner, with the production settings (DEBUG off): the contact list's first page,
-its last page, name searches, a phone-number search, a tag, a DND and a consent filter, --runs
-times each after one warm-up request. Finally every SELECT of one request per page is run again
+its middle and last pages (by name, by date added, by number), name searches, a phone-number
+search, a tag, a DND and a consent filter, --runs times each after one warm-up request.
+Finally every SELECT of one request per page is run again
 under EXPLAIN (ANALYZE, BUFFERS); a sequential scan of the contact table (or of its tag links),
 or an index scan that filters away most of what it reads or reads far more rows than the query
 returns, is flagged (--strict: exit status 1).
@@ -267,12 +271,23 @@ def national(e164: str) -> str:
 
 
 def pages_of(sub, total: int) -> list[Page]:
+    from messaging.keyset import encode
+    from messaging.views.contacts import SORTS
+
     # A number from the middle of the list, searched the way it is written on a form.
     phone = sub.contacts.order_by("phone").values_list("phone", flat=True)[total // 2]
-    last_page = max(1, -(-total // 50))
+    # Keyset pages (issue 16): a page is "the 50 after this cursor", the cursor being the sort's
+    # values of the row before it; the middle page's cursor is that of row total/2 in name order.
+    middle = sub.contacts.order_by(*SORTS["name"]).values_list(*SORTS["name"])[total // 2]
+    newest = sub.contacts.order_by(*SORTS["-created"]).values_list("created_at", "id")[total // 2]
     return [
         Page("first page", {}),
-        Page(f"last page ({last_page})", {"page": last_page}),
+        Page("middle page (keyset)", {"after": encode(middle)}),
+        Page("last page (keyset)", {"last": 1}),
+        Page("sort: newest first", {"sort": "-created"}),
+        Page("sort: newest, middle", {"sort": "-created", "after": encode(newest)}),
+        Page("sort: newest, last page", {"sort": "-created", "last": 1}),
+        Page("sort: phone, last page", {"sort": "phone", "last": 1}),
         Page("search: common surname", {"q": "Garcia"}),
         Page(f"search: rare surname ({RARE_LAST_NAME})", {"q": RARE_LAST_NAME}),
         Page("search: no match", {"q": "Zyxwvut"}),

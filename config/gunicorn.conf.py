@@ -22,7 +22,7 @@ bind = [f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY") or _cpus())
 threads = int(os.environ.get("WEB_THREADS", "4"))
-# Large CSV imports run in the request; a worker silent this long is restarted.
+# A worker silent this long is restarted (contact imports run in an RQ job, not the request).
 timeout = int(os.environ.get("WEB_TIMEOUT", "120"))
 graceful_timeout = int(os.environ.get("WEB_GRACEFUL_TIMEOUT", "30"))
 keepalive = int(os.environ.get("WEB_KEEPALIVE", "5"))

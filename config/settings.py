@@ -281,6 +281,10 @@ STORAGES = {
 }
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 MEDIA_URL = "media/"
+# The contacts list's bulk actions post up to 1,000 ticked ids (messaging.contacts.BULK_MAX)
+# plus a few fields; Django's default of 1,000 fields answered such a post with a 400 page
+# instead of the action or its "at most 1,000" message.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1_100
 
 # --- Security (production: DEBUG off) -------------------------------------------------------
 # Served over HTTPS unless told otherwise: plain HTTP only under DEBUG (make dev), in tests (the

@@ -20,7 +20,7 @@ from compliance.models import ConsentEvent, RampState
 from compliance.policy import Policy, get_policy
 from messaging import imports, services
 from messaging.contacts import contact_get_or_create
-from messaging.models import BulkSend, Consent, Contact, Dnd, PhoneNumber, Source, Status
+from messaging.models import BulkSend, Consent, Contact, Dnd, PhoneNumber, Segment, Source, Status
 from messaging.phone import InvalidPhoneNumber, to_e164
 
 BATCH = 2_000  # contacts per messages_send call: one transaction each, never one giant one
@@ -38,16 +38,21 @@ class BulkBlocked(services.MessagingError):
 
 # --- Audience -------------------------------------------------------------------------------
 
-ALL, TAGS, CSV = "all", "tags", "csv"
+ALL, TAGS, CSV, SEGMENT = "all", "tags", "csv", "segment"
 
 
-def audience_contacts(sub_account: SubAccount, *, kind: str, tag_ids=()):
-    """All contacts, or those with any of the tags, as a queryset (no duplicates: tags are a
-    subquery, not a join). Explicit ids (CSV) go through `_id_chunks` instead."""
+def audience_contacts(sub_account: SubAccount, *, kind: str, tag_ids=(), segment_id=None):
+    """All contacts, those with any of the tags, or a saved segment's, as a queryset (no
+    duplicates: tags are a subquery, not a join). Explicit ids (CSV) go through `_id_chunks`
+    instead. A segment is read when used: its saved filter, on the contacts as they are now;
+    a segment that is not this sub-account's (or was deleted) selects nobody."""
     contacts = Contact.objects.filter(sub_account=sub_account)
     if kind == TAGS:
         tagged = Contact.objects.filter(sub_account=sub_account, tags__in=list(tag_ids)).values("pk")
         return contacts.filter(pk__in=tagged)
+    if kind == SEGMENT:
+        segment = Segment.objects.filter(sub_account=sub_account, pk=segment_id).first() if segment_id else None
+        return contacts.filter(pk__in=segment.contacts().values("pk")) if segment else contacts.none()
     return contacts
 
 
@@ -59,13 +64,12 @@ def _id_chunks(sub_account: SubAccount, contact_ids):
         yield Contact.objects.filter(sub_account=sub_account, pk__in=ids[start : start + BATCH])
 
 
-def audience_ids(sub_account: SubAccount, *, kind: str, tag_ids=(), contact_ids=()) -> list:
+def audience_ids(sub_account: SubAccount, *, kind: str, tag_ids=(), contact_ids=(), segment_id=None) -> list:
     """The audience's contact ids as they are now (the confirm step re-reads them)."""
     if kind == CSV:
         return [pk for chunk in _id_chunks(sub_account, contact_ids) for pk in chunk.values_list("pk", flat=True)]
-    return list(
-        audience_contacts(sub_account, kind=kind, tag_ids=tag_ids).order_by("phone").values_list("pk", flat=True)
-    )
+    contacts = audience_contacts(sub_account, kind=kind, tag_ids=tag_ids, segment_id=segment_id)
+    return list(contacts.order_by("phone").values_list("pk", flat=True))
 
 
 @dataclass
@@ -156,14 +160,14 @@ def _match_json(match) -> dict | None:
 
 
 def audience_counts(
-    sub_account: SubAccount, *, kind: str, tag_ids=(), contact_ids=(), source: str, policy: Policy
+    sub_account: SubAccount, *, kind: str, tag_ids=(), contact_ids=(), segment_id=None, source: str, policy: Policy
 ) -> tuple[int, int, int]:
     """(total, DND, no consent): one aggregate query (one per BATCH explicit ids), the same
     rules as `rules.check_recipient`: DND first (R2), then consent for REQUIRE_CONSENT_FOR (R10)."""
     if kind == CSV:
         parts = [_aggregate(chunk) for chunk in _id_chunks(sub_account, contact_ids)]
     else:
-        parts = [_aggregate(audience_contacts(sub_account, kind=kind, tag_ids=tag_ids))]
+        parts = [_aggregate(audience_contacts(sub_account, kind=kind, tag_ids=tag_ids, segment_id=segment_id))]
     total, dnd, no_consent = (sum(column) for column in zip(*parts, strict=True)) if parts else (0, 0, 0)
     return total, dnd, no_consent if source in policy.REQUIRE_CONSENT_FOR else 0
 
@@ -203,12 +207,13 @@ def registration_problem(sub_account: SubAccount, *, source: str, from_numbers: 
 def bulk_preview(
     *, sub_account: SubAccount, body: str, audience: dict, from_numbers: list[str], source: str, now, send_at=None
 ) -> Preview:
-    """The confirmation page's numbers for `audience` (kind, tag_ids, contact_ids). Records
+    """The confirmation page's numbers for `audience` (kind, tag_ids, contact_ids, segment_id). Records
     nothing (content is screened with the pure function; the recording check runs on confirm)."""
     policy = get_policy()
     total, dnd, no_consent = audience_counts(
         sub_account, kind=audience["kind"], tag_ids=audience.get("tag_ids", ()),
-        contact_ids=audience.get("contact_ids", ()), source=source, policy=policy,
+        contact_ids=audience.get("contact_ids", ()), segment_id=audience.get("segment_id"), source=source,
+        policy=policy,
     )  # fmt: skip
     over, sentence = ramp_over_limit(sub_account, total - dnd - no_consent, send_at or now, policy)
     # R11: the numbers this body went out from in 24 h, the new ones included; held above the policy's count.
@@ -232,7 +237,12 @@ def quiet_counts(sub_account: SubAccount, audience: dict, *, source: str, at, po
     if audience["kind"] == CSV:
         chunks = list(_id_chunks(sub_account, audience.get("contact_ids", ())))
     else:
-        chunks = [audience_contacts(sub_account, kind=audience["kind"], tag_ids=audience.get("tag_ids", ()))]
+        chunks = [
+            audience_contacts(
+                sub_account, kind=audience["kind"], tag_ids=audience.get("tag_ids", ()),
+                segment_id=audience.get("segment_id"),
+            )
+        ]  # fmt: skip
     wait = fail = 0
     deadline = quiet.deadline_of(at, policy)
     for contacts in chunks:

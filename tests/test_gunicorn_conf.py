@@ -35,7 +35,7 @@ def test_defaults_are_a_threaded_worker_per_cpu_on_loopback(conf):
     assert c["worker_class"] == "gthread" and c["threads"] == 4
     assert c["workers"] == len(os.sched_getaffinity(0))
     assert c["bind"] == ["127.0.0.1:8000"] and c["wsgi_app"] == "config.wsgi:application"
-    assert c["timeout"] == 120  # CSV imports run in the request
+    assert c["timeout"] == 120
     assert c["control_socket_disable"] is True and c["preload_app"] is False
 
 

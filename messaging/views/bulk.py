@@ -5,6 +5,7 @@ progress page that polls itself until the send is done, then shows the report.
 Nothing is sent by the preview: it renders a confirmation page carrying the form data in a
 signed token; only the confirm POST starts the send, on the state as it is then."""
 
+import uuid
 import zoneinfo
 
 from django import forms
@@ -24,7 +25,7 @@ from compliance import content
 from compliance.policy import get_policy
 from messaging import bulk, imports, services, sms
 from messaging.forms import IMPORT_MAX_BYTES
-from messaging.models import Source, Tag
+from messaging.models import Segment, Source, Tag
 from messaging.phone import InvalidPhoneNumber
 from messaging.sms import segments
 
@@ -38,10 +39,15 @@ class BulkForm(forms.Form):
     body = forms.CharField(label="Message", validators=[sms.validate_length], widget=forms.Textarea(attrs={"rows": 5}))
     audience = forms.ChoiceField(
         choices=[(bulk.ALL, "All contacts"), (bulk.TAGS, "Contacts with any of these tags"),
+                 (bulk.SEGMENT, "A saved segment of the contacts list"),
                  (bulk.CSV, "An uploaded CSV of phone numbers")],
         initial=bulk.ALL, widget=forms.RadioSelect,
     )  # fmt: skip
     tags = forms.ModelMultipleChoiceField(queryset=Tag.objects.none(), required=False)
+    segment = forms.ModelChoiceField(
+        queryset=Segment.objects.none(), required=False, empty_label="Choose a segment",
+        help_text="Its saved filters, applied to the contacts as they are when you preview and when you confirm.",
+    )  # fmt: skip
     file = forms.FileField(
         label="CSV file", required=False,
         help_text="A “phone” column, or one number per line. Numbers that are not contacts are reported, not added.",
@@ -64,6 +70,7 @@ class BulkForm(forms.Form):
         self.sub_account = sub_account
         self.numbers = bulk.sending_numbers(sub_account)
         self.fields["tags"].queryset = Tag.objects.filter(sub_account=sub_account)
+        self.fields["segment"].queryset = Segment.objects.filter(sub_account=sub_account)
         self.fields["sender"].choices = [(n, n) for n in self.numbers] + (
             [(ROTATE, f"Rotate across all {len(self.numbers)} numbers")] if len(self.numbers) > 1 else []
         )
@@ -92,6 +99,8 @@ class BulkForm(forms.Form):
         data = super().clean()
         if data.get("audience") == bulk.TAGS and not data.get("tags"):
             self.add_error("tags", "Choose at least one tag.")
+        if data.get("audience") == bulk.SEGMENT and not data.get("segment") and "segment" not in self.errors:
+            self.add_error("segment", "Choose a segment.")
         if data.get("audience") == bulk.CSV and not data.get("file") and "file" not in self.errors:
             self.add_error("file", "Upload a CSV file of phone numbers.")
         if data.get("when") == "later":
@@ -110,6 +119,13 @@ class BulkForm(forms.Form):
     @property
     def source(self) -> str:
         return Source.BULK  # scheduled or not: a bulk action (R5/R6)
+
+
+def _uuid_or_none(text):
+    try:
+        return uuid.UUID(str(text)) if text else None
+    except ValueError:
+        return None
 
 
 def _sub_account(request, sub_account_id, *, sending=False):
@@ -150,10 +166,11 @@ def _live(sub_account, form) -> dict:
     source = Source.BULK  # scheduled or not, what goes is composed as a bulk message (R5/R6)
     audience = data.get("audience") or bulk.ALL
     tag_ids = [t for t in data.getlist("tags") if str(t).isdigit()] if hasattr(data, "getlist") else []
+    segment_id = _uuid_or_none(data.get("segment"))
     if audience == bulk.CSV:  # the file is not re-sent on every keystroke: a placeholder contact
         contacts = sub_account.contacts.none()
     else:
-        contacts = bulk.audience_contacts(sub_account, kind=audience, tag_ids=tag_ids)
+        contacts = bulk.audience_contacts(sub_account, kind=audience, tag_ids=tag_ids, segment_id=segment_id)
     sample = bulk.sample_contact(contacts)
     policy = get_policy()
     initial = services.compose_for(sub_account, sample, body, source, True, policy) if body else ""
@@ -204,6 +221,7 @@ def bulk_preview(request, sub_account_id):
         "kind": data["audience"],
         "tag_ids": [t.pk for t in data["tags"]] if data["audience"] == bulk.TAGS else [],
         "contact_ids": [str(pk) for pk in csv.contact_ids] if csv else [],
+        "segment_id": str(data["segment"].pk) if data["audience"] == bulk.SEGMENT else None,
         "label": _audience_label(data, csv),
     }
     preview = bulk.bulk_preview(
@@ -229,6 +247,8 @@ def bulk_preview(request, sub_account_id):
 def _audience_label(data, csv) -> str:
     if data["audience"] == bulk.TAGS:
         return "Tags: " + ", ".join(t.name for t in data["tags"])
+    if data["audience"] == bulk.SEGMENT:
+        return f"Segment: {data['segment'].name}"
     if data["audience"] == bulk.CSV:
         return f"File: {data['file'][0]} ({len(csv.contact_ids)} contacts matched)"
     return "All contacts"
@@ -251,7 +271,11 @@ def bulk_confirm(request, sub_account_id):
         return HttpResponseBadRequest("Invalid confirmation.")
     audience = data["audience"]
     contact_ids = bulk.audience_ids(
-        sub_account, kind=audience["kind"], tag_ids=audience["tag_ids"], contact_ids=audience["contact_ids"]
+        sub_account,
+        kind=audience["kind"],
+        tag_ids=audience["tag_ids"],
+        contact_ids=audience["contact_ids"],
+        segment_id=audience.get("segment_id"),
     )
     try:
         sent = bulk.bulk_send_start(
