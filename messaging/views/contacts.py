@@ -67,6 +67,7 @@ def contact_list(request, sub_account_id):
         "matching": matching.order_by()[: COUNT_CAP + 1].count() if filtered else None, "count_cap": COUNT_CAP,
         "workflows": Workflow.objects.filter(sub_account=sub_account).enrolling().order_by("name"),
         "segments": sub_account.segments.all(), "sort_columns": _sort_columns(sort), "nav": "contacts",
+        "can_export": access.can_manage(request.user, sub_account),  # the export buttons (owners, admins)
     }  # fmt: skip
     partial = request.htmx and not request.htmx.history_restore_request
     return render(request, "messaging/contacts/list.html" + ("#results" if partial else ""), context)

@@ -94,6 +94,20 @@ def test_contacts_export_columns_tags_dnd_and_consent(world, login, contacts):
     assert (second["dnd"], second["consent"], second["first_name"]) == ("temporary", "none", '\'=HYPERLINK("x")')
 
 
+def test_export_selected_contacts_only_and_never_another_tenants(world, login, contacts):
+    """The contacts list's "Export selected" posts the ticked rows' ids (issue 15's bulk actions)."""
+    ava, evil = contacts
+    url = reverse("contacts_export", args=[world.a1.pk])
+    client = login(world.a1_owner)
+    rows = rows_of(client.post(url, {"contact": [str(ava.pk), str(world.b1_contact.pk), "not-an-id"]}))
+    assert [r["phone"] for r in rows] == [ava.phone]
+    refused = client.post(url, {})
+    assert refused.status_code == 400 and refused.content == b"Tick the contacts to export first."
+    page = client.get(reverse("contact_list", args=[world.a1.pk])).content.decode()
+    assert 'data-testid="export-selected"' in page
+    assert login(world.a1_user).post(url, {"contact": [str(ava.pk)]}).status_code == 403
+
+
 def test_a_contacts_export_imports_back(world, login, contacts):
     response = login(world.a1_owner).get(reverse("contacts_export", args=[world.a1.pk]))
     text = b"".join(response.streaming_content).decode()
