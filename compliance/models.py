@@ -204,7 +204,7 @@ class Violation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-id"]  # a frozen or coarse clock gives ties: newest row first
         constraints = [
             models.CheckConstraint(
                 name="violation_kind_valid",
