@@ -1,0 +1,141 @@
+"""Outgoing webhooks (issue 16): signed delivery, backoff, 410, SSRF guard, stable event ids."""
+
+import hashlib
+import hmac
+import http.server
+import socket
+import threading
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from messaging import webhooks_out
+from messaging.models import DeliveryState, WebhookDelivery, WebhookEndpoint
+from messaging.webhooks_out.safety import UnsafeUrl, resolve_safe
+
+
+class Receiver:
+    def __init__(self, status=200):
+        self.status = status
+        self.requests = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.requests.append((dict(self.headers), body))
+                self.send_response(outer.status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver(settings):
+    settings.WEBHOOKS_ALLOW_LOOPBACK = True
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def endpoint(sub_account, url, events=("message.status",)):
+    return WebhookEndpoint.objects.create(
+        sub_account=sub_account, url=url, events=list(events), secret=webhooks_out.new_secret()
+    )
+
+
+def verify(secret, header, body):
+    # The receiver recipe of docs/API.md.
+    parts = dict(p.split("=", 1) for p in header.split(","))
+    expected = hmac.new(secret.encode(), f"{parts['t']}.".encode() + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, parts["v1"])
+
+
+def test_signed_delivery_verifies(world, receiver):
+    ep = endpoint(world.a1, receiver.url)
+    (delivery,) = webhooks_out.emit(world.a1.pk, "message.status", {"status": "delivered"})
+    delivery = webhooks_out.deliver(delivery.pk)
+    assert delivery.state == DeliveryState.DELIVERED and delivery.last_status_code == 200
+    headers, body = receiver.requests[0]
+    assert headers["Textwise-Event-Id"] == str(delivery.event_id)
+    assert verify(ep.secret, headers["Textwise-Signature"], body)
+    assert not verify("whsec_other", headers["Textwise-Signature"], body)
+
+
+def test_emit_only_to_subscribed_enabled_endpoints_of_the_tenant(world, receiver):
+    endpoint(world.a1, receiver.url, events=["message.inbound"])
+    endpoint(world.b1, receiver.url)
+    off = endpoint(world.a1, receiver.url)
+    off.enabled = False
+    off.save()
+    assert webhooks_out.emit(world.a1.pk, "message.status", {}) == []
+    with pytest.raises(ValueError):
+        webhooks_out.emit(world.a1.pk, "no.such.event", {})
+
+
+def test_retries_back_off_with_a_stable_event_id_then_give_up(world, receiver):
+    receiver.status = 500
+    ep = endpoint(world.a1, receiver.url)
+    (delivery,) = webhooks_out.emit(world.a1.pk, "message.status", {})
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        waits = []
+        for _ in range(20):
+            d = webhooks_out.deliver(delivery.pk)
+            if d.state != DeliveryState.PENDING:
+                break
+            waits.append((d.next_attempt_at - timezone.now()).total_seconds())
+            clock.move_to(d.next_attempt_at)
+        assert waits[:4] == [30, 60, 120, 240]
+        assert d.state == DeliveryState.FAILED
+        assert timezone.now() - d.first_attempt_at <= timedelta(hours=24)
+    ids = {h["Textwise-Event-Id"] for h, _ in receiver.requests}
+    assert ids == {str(delivery.event_id)} and len(receiver.requests) == d.attempts
+    ep.refresh_from_db()
+    assert not ep.enabled
+
+
+def test_gone_disables_the_endpoint_at_once(world, receiver):
+    receiver.status = 410
+    ep = endpoint(world.a1, receiver.url)
+    (delivery,) = webhooks_out.emit(world.a1.pk, "message.status", {})
+    assert webhooks_out.deliver(delivery.pk).state == DeliveryState.FAILED
+    ep.refresh_from_db()
+    assert not ep.enabled
+    assert webhooks_out.emit(world.a1.pk, "message.status", {}) == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://127.0.0.1/x", "https://10.1.2.3/x", "https://169.254.169.254/latest", "https://[::1]/x"],
+)
+def test_ssrf_refused(url):
+    with pytest.raises(UnsafeUrl):
+        resolve_safe(url)
+
+
+def test_http_refused_without_the_setting(settings):
+    settings.WEBHOOKS_ALLOW_LOOPBACK = False
+    with pytest.raises(UnsafeUrl):
+        resolve_safe("http://example.com/x")
+
+
+def test_hostname_resolving_to_loopback_refused_at_delivery(world, monkeypatch, settings):
+    settings.WEBHOOKS_ALLOW_LOOPBACK = False
+    ep = endpoint(world.a1, "https://rebind.example/hook")
+    (delivery,) = webhooks_out.emit(world.a1.pk, "message.status", {})
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [(2, 1, 6, "", ("127.0.0.1", 443))])
+    d = webhooks_out.deliver(delivery.pk)
+    assert d.last_status_code is None and d.last_error.startswith("refused")
+    assert WebhookDelivery.objects.get(pk=d.pk).endpoint == ep
