@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import django_rq
 import requests
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
@@ -48,7 +49,7 @@ def emit(sub_account_id, event_type, data):
             "id": str(delivery.event_id),
             "type": event_type,
             "created": int(time.time()),
-            "data": data,
+            "data": json.loads(json.dumps(data, cls=DjangoJSONEncoder)),
         }
         delivery.next_attempt_at = timezone.now()
         delivery.save()
@@ -129,3 +130,15 @@ def sweep():
     ).values_list("pk", flat=True)
     for pk in list(due[:500]):
         deliver(pk)
+
+
+def message_data(message):
+    return {
+        "message_id": message.pk,
+        "contact_id": message.contact_id,
+        "direction": message.direction,
+        "status": message.status,
+        "error_code": message.error_code,
+        "from": message.from_number,
+        "to": message.to_number,
+    }

@@ -139,3 +139,21 @@ def test_hostname_resolving_to_loopback_refused_at_delivery(world, monkeypatch, 
     d = webhooks_out.deliver(delivery.pk)
     assert d.last_status_code is None and d.last_error.startswith("refused")
     assert WebhookDelivery.objects.get(pk=d.pk).endpoint == ep
+
+
+def test_inbound_text_and_opt_out_emit_events(world, receiver, run_jobs):
+    from messaging.inbound import inbound_receive
+
+    endpoint(world.a1, receiver.url, events=["message.inbound", "contact.opted_out"])
+    with django_capture_on_commit():
+        inbound_receive(sid="SMin1", from_="+12125550100", to="+16465550101", body="STOP")
+    run_jobs()
+    types = sorted(WebhookDelivery.objects.values_list("event_type", "state"))
+    assert types == [("contact.opted_out", "delivered"), ("message.inbound", "delivered")]
+    assert len(receiver.requests) == 2
+
+
+def django_capture_on_commit():
+    from django.test import TestCase
+
+    return TestCase.captureOnCommitCallbacks(execute=True)
