@@ -35,6 +35,16 @@ def sign(secret, body, t=None):
     return f"t={t},v1={mac}"
 
 
+def endpoint_create(*, sub_account, url, events):
+    """A new endpoint; refuses (UnsafeUrl/ValueError) a URL the SSRF guard rejects or unknown
+    events. The returned endpoint's secret is shown to the user once."""
+    resolve_safe(url)
+    unknown = set(events) - set(WebhookEvent.values)
+    if unknown or not events:
+        raise ValueError("Choose at least one known event.")
+    return WebhookEndpoint.objects.create(sub_account=sub_account, url=url, events=list(events), secret=new_secret())
+
+
 def emit(sub_account_id, event_type, data):
     """Create a delivery for each enabled endpoint of the sub-account subscribed to event_type
     and enqueue its job on commit. Returns the deliveries."""

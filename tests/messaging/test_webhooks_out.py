@@ -157,3 +157,43 @@ def django_capture_on_commit():
     from django.test import TestCase
 
     return TestCase.captureOnCommitCallbacks(execute=True)
+
+
+def test_violation_recorded_reaches_webhooks_through_the_compliance_signal(world, receiver):
+    # compliance sends a signal (it never imports messaging); messaging's receiver emits.
+    from compliance.models import Violation
+
+    endpoint(world.a1, receiver.url, events=["violation.recorded"])
+    Violation.objects.create(sub_account=world.a1, kind=Violation.Kind.SNOWSHOE, action="blocked")
+    (delivery,) = WebhookDelivery.objects.all()
+    assert delivery.event_type == "violation.recorded" and delivery.body["data"]["kind"] == "snowshoe"
+
+
+@pytest.mark.parametrize("ip", ["127.0.0.1", "10.0.0.5", "169.254.169.254", "::1"])
+def test_hostname_resolving_to_unsafe_address_refused_at_save(world, monkeypatch, settings, ip):
+    settings.WEBHOOKS_ALLOW_LOOPBACK = False
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [(2, 1, 6, "", (ip, 443))])
+    with pytest.raises(UnsafeUrl):
+        webhooks_out.endpoint_create(sub_account=world.a1, url="https://hooks.example/x", events=["message.status"])
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_public_address_accepted_at_save_and_connected_to_by_ip(world, monkeypatch, settings):
+    settings.WEBHOOKS_ALLOW_LOOPBACK = False
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [(2, 1, 6, "", ("93.184.216.34", 443))])
+    ep = webhooks_out.endpoint_create(sub_account=world.a1, url="https://hooks.example/x", events=["message.status"])
+    assert ep.secret.startswith("whsec_")
+    assert resolve_safe("https://hooks.example/x?a=1") == ("https://93.184.216.34/x?a=1", "hooks.example")
+
+
+def test_sweep_retries_due_deliveries(world, receiver):
+    receiver.status = 503
+    endpoint(world.a1, receiver.url)
+    (delivery,) = webhooks_out.emit(world.a1.pk, "message.status", {})
+    webhooks_out.sweep()
+    receiver.status = 200
+    webhooks_out.sweep()  # not due yet: 30 s later
+    assert WebhookDelivery.objects.get(pk=delivery.pk).attempts == 1
+    with time_machine.travel(timezone.now() + timedelta(seconds=31)):
+        webhooks_out.sweep()
+    assert WebhookDelivery.objects.get(pk=delivery.pk).state == DeliveryState.DELIVERED
