@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.models import SubAccount
+from compliance import signals
 from compliance.errors import ComplianceError
 from compliance.ramp import Ramp
 
@@ -223,6 +224,12 @@ class Violation(models.Model):
     def __str__(self):
         return f"{self.get_kind_display()} · {self.sub_account}"
 
+    def save(self, *args, **kwargs):
+        adding = self._state.adding
+        super().save(*args, **kwargs)
+        if adding:
+            signals.violation_recorded.send(sender=Violation, violation=self)
+
 
 class SnowshoeHoldQuerySet(models.QuerySet):
     def awaiting_justification(self):
@@ -415,6 +422,12 @@ class Suspension(models.Model):
             return f"Permanent suspension of {self.sub_account_id}"
         return f"Suspension of {self.sub_account_id} until {self.ends_at:%Y-%m-%d %H:%M} UTC"
 
+    def save(self, *args, **kwargs):
+        adding = self._state.adding
+        super().save(*args, **kwargs)
+        if adding:
+            signals.suspension_started.send(sender=Suspension, suspension=self)
+
     @property
     def is_permanent(self) -> bool:
         return self.kind == self.Kind.PERMANENT
@@ -422,6 +435,7 @@ class Suspension(models.Model):
     def lift(self, *, user, note: str, now) -> None:
         self.lifted_at, self.lifted_by, self.lift_note = now, user, note[:300]
         self.save(update_fields=["lifted_at", "lifted_by", "lift_note"])
+        signals.suspension_ended.send(sender=Suspension, suspension=self)
 
 
 class ProvisioningLift(models.Model):

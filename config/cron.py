@@ -6,6 +6,7 @@ from rq import cron
 
 from accounts.jobs import clear_expired_sessions
 from compliance.monitoring import rates_evaluate_all
+from messaging import webhooks_out
 from messaging.automations.runner import STEP_INTERVAL, enrollments_step_due
 from messaging.dispatch import sweep
 from messaging.idempotency import idempotency_keys_purge
@@ -24,3 +25,6 @@ cron.register(rates_evaluate_all, queue_name="default", interval=300)
 cron.register(enrollments_step_due, queue_name="default", interval=STEP_INTERVAL)
 # Carrier registrations in review (issue 17): their status read back from the provider.
 cron.register(registrations_sync, queue_name="default", interval=300)
+
+# Outgoing webhooks (issue 16): retries that are due (the enqueue on commit is the first try).
+cron.register(webhooks_out.sweep, queue_name="default", interval=30)

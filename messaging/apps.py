@@ -8,7 +8,9 @@ class MessagingConfig(AppConfig):
 
     def ready(self):
         from messaging import lookups  # noqa: F401 - registers `__any` (importing it is the registration)
+        from messaging.webhooks_out import receivers
 
+        receivers.connect()
         checks.register(sms_backend_check, checks.Tags.compatibility, deploy=True)
 
 

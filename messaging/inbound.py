@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from messaging import webhooks_out
 from messaging.automations import triggers as automations
 from messaging.contacts import contact_get_or_create
 from messaging.keywords import keyword_handle
@@ -49,6 +50,9 @@ def inbound_receive(*, sid: str, from_: str, to: str, body: str, opt_out_type: s
                 final_at=now,
             )
             record_event(message, status=Status.RECEIVED, source="inbound")
+            webhooks_out.emit(
+                message.sub_account_id, "message.inbound", {**webhooks_out.message_data(message), "body": body}
+            )
             Contact.objects.filter(pk=contact.pk).update(
                 last_message_at=now,
                 last_message_preview=body[:120],

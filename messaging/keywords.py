@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from compliance import ledger, monitoring, rules
 from compliance.policy import get_policy
+from messaging import webhooks_out
 from messaging.automations import triggers as automations
 from messaging.models import Message, Source
 from messaging.services import message_send_one
@@ -32,6 +33,7 @@ def keyword_handle(*, message: Message, opt_out_type: str = "") -> rules.Keyword
     elif keyword.kind == rules.OPT_IN:
         if ledger.opt_in_record(contact=message.contact, message=message, keyword=keyword):
             message.contact.refresh_from_db()
+            webhooks_out.emit(message.sub_account_id, "contact.opted_in", _contact_data(message.contact, keyword))
             if not provider_replied:
                 _reply(message, keyword)
     elif keyword.kind == rules.HELP and not provider_replied:
@@ -50,9 +52,14 @@ def _opt_out(message: Message, keyword: rules.Keyword, *, provider_replied: bool
         messages_fail(Message.objects.filter(contact=contact).unhanded(), reason=rules.OPTED_OUT, source="opt-out")
         if new:  # R8: one opt-out, counted (and the rates evaluated) in this transaction
             monitoring.count_opt_out(sub_account_id=contact.sub_account_id, now=timezone.now())
+            webhooks_out.emit(contact.sub_account_id, "contact.opted_out", _contact_data(contact, keyword))
     contact.refresh_from_db()
     if new and not provider_replied:
         _reply(message, keyword)
+
+
+def _contact_data(contact, keyword: rules.Keyword) -> dict:
+    return {"contact_id": contact.pk, "phone": contact.phone, "keyword": keyword.matched}
 
 
 # The sub-account's own text for each kind of keyword (Business Info → Keyword replies).

@@ -619,3 +619,56 @@ class ImportProblem(models.Model):
 
     def __str__(self):
         return f"Row {self.row}: {self.reason}"
+
+
+class WebhookEvent(models.TextChoices):
+    MESSAGE_STATUS = "message.status", "Message status"
+    MESSAGE_INBOUND = "message.inbound", "Inbound message"
+    CONTACT_OPTED_OUT = "contact.opted_out", "Contact opted out"
+    CONTACT_OPTED_IN = "contact.opted_in", "Contact opted in"
+    VIOLATION_RECORDED = "violation.recorded", "Violation recorded"
+    SUSPENSION_STARTED = "suspension.started", "Suspension started"
+    SUSPENSION_ENDED = "suspension.ended", "Suspension ended"
+    ENROLLMENT_FINISHED = "workflow.enrollment.finished", "Workflow enrollment finished"
+
+
+class WebhookEndpoint(models.Model):
+    """An outgoing webhook of a sub-account (issue 16). The secret is shown once on creation."""
+
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(max_length=500)
+    events = models.JSONField(default=list)
+    secret = models.CharField(max_length=64)
+    enabled = models.BooleanField(default=True)
+    failure_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.url
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(models.Model):
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event_id = models.UUIDField(default=uuid.uuid4, editable=False)
+    event_type = models.CharField(max_length=40, choices=WebhookEvent.choices)
+    body = models.JSONField()
+    attempts = models.PositiveIntegerField(default=0)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    first_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="webhook_delivery_due_idx")]
+
+    def __str__(self):
+        return f"{self.event_type} {self.event_id}"

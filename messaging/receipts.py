@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from compliance import carrier_codes, ledger, monitoring
+from messaging import webhooks_out
 from messaging.models import FINAL_STATUSES, Message, ReceiptEvent, Status
 from messaging.transitions import messages_fail, record_event
 
@@ -77,6 +78,7 @@ def _apply_receipt(message: Message, receipt, now) -> None:
         fields.append("failure_reason")
     message.save(update_fields=fields)
     record_event(message, status=new, source="receipt", error_code=receipt.error_code)
+    webhooks_out.emit(message.sub_account_id, "message.status", webhooks_out.message_data(message))
     # R1 before R8: the contact's lock, then the counters' — the order an opt-out takes them in.
     if new == Status.UNDELIVERED and receipt.error_code:
         ledger.dnd_from_error_code(message=message, error_code=receipt.error_code)
