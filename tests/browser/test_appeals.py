@@ -117,7 +117,7 @@ def test_appeal_a_permanent_suspension_to_approval(browser, page, support_page, 
 
     # --- Support: queue → appeal → screenshots → ask for proof of one number ------------------
     log_in(support, base, "support@demo.test")
-    support.get_by_role("link", name="suspension appeals").click()
+    support.get_by_role("link", name="suspension appeals", exact=True).click()
     expect(support.get_by_role("heading", level=1)).to_have_text("Suspension appeals")
     row = support.get_by_test_id("waiting").get_by_role("row").filter(has_text="Sunrise Dental")
     expect(row).to_contain_text("Acme Marketing")

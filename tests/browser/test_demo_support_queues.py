@@ -22,20 +22,20 @@ def support(page, live_server, demo_data):
 
 def test_each_support_queue_is_non_empty_on_the_demo_data(support, live_server):
     page = support
-    page.get_by_role("link", name="limit extension requests").click()
+    page.get_by_role("link", name="limit extension requests", exact=True).click()
     requests = page.get_by_test_id("limit-request")
     expect(requests).to_have_count(1)
     expect(requests).to_contain_text("Northwind Digital · Lakeside Realty asks for 8000/day")
 
     page.goto(f"{live_server.url}/support/")
-    page.get_by_role("link", name="snowshoeing justifications").click()
+    page.get_by_role("link", name="snowshoeing justifications", exact=True).click()
     holds = page.get_by_test_id("snowshoe-hold")
     expect(holds).to_have_count(1)
     expect(holds).to_contain_text("Birch Salon: 20 messages held")
     expect(holds).to_contain_text("Four salons, one number each")
 
     page.goto(f"{live_server.url}/support/")
-    page.get_by_role("link", name="suspension appeals").click()
+    page.get_by_role("link", name="suspension appeals", exact=True).click()
     waiting = page.get_by_test_id("waiting").get_by_role("row").filter(has_text="Cedar Law")
     expect(waiting).to_have_count(1)
     waiting.get_by_role("link").click()
@@ -43,7 +43,7 @@ def test_each_support_queue_is_non_empty_on_the_demo_data(support, live_server):
     expect(page.get_by_test_id("appeal-status")).to_have_text("Awaiting support")
 
     page.goto(f"{live_server.url}/support/")
-    page.get_by_role("link", name="rate risk").click()
+    page.get_by_role("link", name="rate risk", exact=True).click()
     first = page.get_by_test_id("risk-list").locator("tbody tr").first
     expect(first).to_contain_text("Maple Auto")
     # R8: the suspension ends at 00:00 UTC: said in the sub-account's zone (Denver) and in UTC.
