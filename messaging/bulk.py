@@ -61,7 +61,7 @@ def _id_chunks(sub_account: SubAccount, contact_ids):
     database's limit on query parameters. Ids no longer of this sub-account drop out."""
     ids = [uuid.UUID(str(pk)) for pk in contact_ids]
     for start in range(0, len(ids), BATCH):
-        yield Contact.objects.filter(sub_account=sub_account, pk__in=ids[start : start + BATCH])
+        yield Contact.objects.filter(sub_account=sub_account, pk__any=ids[start : start + BATCH])
 
 
 def audience_ids(sub_account: SubAccount, *, kind: str, tag_ids=(), contact_ids=(), segment_id=None) -> list:

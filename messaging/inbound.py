@@ -87,7 +87,8 @@ def missed_call_handle(*, call_sid: str, from_: str, to: str, status: str) -> Me
     if not number.sub_account.missed_call_text_back:
         return None
     batch = f"call:{call_sid}"[:40]
-    if Message.objects.filter(sub_account=number.sub_account, batch=batch).exists():
+    texted = Message.objects.filter(sub_account=number.sub_account, source=Source.MISSED_CALL_TEXT_BACK, batch=batch)
+    if texted.exists():
         return None
     sub = number.sub_account
     return messages_send(

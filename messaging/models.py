@@ -215,8 +215,10 @@ class Message(models.Model):
     appended). A `failed` message always has a `failure_reason` in plain words."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="messages")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="messages")
+    # No single-column indexes on the two keys: the (…, created_at) indexes below serve every
+    # lookup by them, and each index is written on every one of a message's four row writes.
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="messages", db_index=False)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="messages", db_index=False)
     direction = models.CharField(max_length=10, choices=Direction.choices)
     source = models.CharField(max_length=25, choices=Source.choices)
     status = models.CharField(max_length=12, choices=Status.choices)
@@ -226,9 +228,13 @@ class Message(models.Model):
     to_number = models.CharField(max_length=20, blank=True)
     error_code = models.CharField(max_length=10, blank=True)
     failure_reason = models.CharField(max_length=300, blank=True)
-    provider_sid = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    provider_sid = models.CharField(max_length=64, null=True, blank=True)  # unique: Meta (no LIKE index)
     batch = models.CharField(max_length=40, blank=True, help_text="Dispatch batch or bulk send id.")
-    created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Not indexed: only deleting a user looks messages up by it (one scan, rarely), and an index
+    # here is written on every one of each bulk message's four row writes.
+    created_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     send_after = models.DateTimeField(null=True, blank=True, help_text="Scheduled: not before this time.")
     valid_until = models.DateTimeField(
@@ -241,7 +247,7 @@ class Message(models.Model):
     )
     hold = models.ForeignKey(
         "compliance.SnowshoeHold", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages",
-        help_text="Held for review (R11): not dispatched while set.",
+        help_text="Held for review (R11): not dispatched while set.", db_index=False,  # partial index: Meta
     )  # fmt: skip
     ramp_window = models.DateTimeField(
         null=True, blank=True, help_text="The ramp window this message's capacity was reserved in (R7)."
@@ -266,6 +272,8 @@ class Message(models.Model):
             models.CheckConstraint(
                 name="message_failed_has_reason", condition=~Q(status=Status.FAILED) | ~Q(failure_reason="")
             ),
+            # A constraint, not unique=True: the field option adds a second (LIKE) index.
+            models.UniqueConstraint(fields=["provider_sid"], name="message_provider_sid_unique"),
         ]
         indexes = [
             models.Index(fields=["contact", "created_at"], name="message_contact_created_idx"),
@@ -273,8 +281,16 @@ class Message(models.Model):
             # R8 dashboard: failed-before-the-carrier by reason, without scanning every message.
             models.Index(fields=["sub_account", "created_at"], name="message_failed_idx", condition=Q(status="failed")),
             models.Index(fields=["status", "send_after"], name="message_queued_idx", condition=Q(status="queued")),
-            models.Index(fields=["batch"], name="message_batch_idx", condition=~Q(batch="")),
-            models.Index(fields=["claim_token"], name="message_claim_idx", condition=Q(claim_token__isnull=False)),
+            # Missed-call text back looks its call's message up by batch (`inbound.missed_call`);
+            # nothing else does, so bulk messages (batch = their send) stay out of it.
+            models.Index(fields=["batch"], name="message_call_batch_idx", condition=Q(source="missed_call_text_back")),
+            # Only while claimed: a sent message leaves the index (its token stays on the row).
+            models.Index(
+                fields=["claim_token"],
+                name="message_claim_sending_idx",
+                condition=Q(claim_token__isnull=False, status="sending"),
+            ),  # fmt: skip
+            models.Index(fields=["hold"], name="message_hold_idx", condition=Q(hold__isnull=False)),
             models.Index(
                 fields=["status", "claimed_at"],
                 name="message_inflight_idx",
@@ -293,8 +309,10 @@ class Message(models.Model):
 class MessageEvent(models.Model):
     """Append-only: every status change and every receipt of a message, as it happened."""
 
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
-    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="+")
+    # Two rows per message sent, read only through their message (msgevent_message_idx): no
+    # single-column indexes (deleting a sub-account scans for its events once).
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events", db_index=False)
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="+", db_index=False)
     status = models.CharField(max_length=12, choices=Status.choices)
     error_code = models.CharField(max_length=10, blank=True)
     detail = models.CharField(max_length=300, blank=True)

@@ -3,6 +3,8 @@ through `messages_send`: it asks compliance for a decision per recipient, writes
 rows (queued, or failed with the reason) in one transaction, and enqueues dispatch on commit,
 in batches."""
 
+import uuid
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -85,29 +87,12 @@ def messages_send(
         decisions.append(decision)
     # The rows are built before any lock is taken (composing them is most of the work), so the
     # ramp row — which every send of the sub-account needs — is held only while they are stored.
-    messages = [
-        Message(
-            sub_account=sub_account,
-            contact=contact,
-            created_at=now,
-            updated_at=now,
-            direction=Direction.OUTBOUND,
-            source=source,
-            status=Status.QUEUED if decision.allowed else Status.FAILED,
-            failure_reason=decision.reason,
-            body=body,
-            body_sent=compose_for(sub_account, contact, body, source, contact.pk not in texted_before, policy),
-            from_number=pool[i % len(pool)],
-            to_number=contact.phone,
-            batch=batch,
-            created_by=user,
-            send_after=send_after,
-            final_at=None if decision.allowed else now,
-            bulk_send=bulk_send,
-            hold=hold if decision.allowed else None,
-        )  # fmt: skip
-        for i, (contact, decision) in enumerate(zip(contacts, decisions, strict=True))
-    ]
+    texts = [compose_for(sub_account, c, body, source, c.pk not in texted_before, policy) for c in contacts]
+    messages = _new_messages(
+        contacts, decisions, texts, pool, now,
+        sub_account=sub_account, source=source, body=body, batch=batch, user=user, send_after=send_after,
+        bulk_send=bulk_send, hold=hold,
+    )  # fmt: skip
     # The composed body (merge fields, R5/R6 texts) is what the provider counts: over its
     # limit a single send is refused outright (the text is kept by the caller); in a bulk or
     # workflow send only those recipients' messages fail, with the reason.
@@ -145,6 +130,35 @@ def messages_send(
             m._state.adding = False  # stored: a later save() updates the row
         if any(m.status == Status.QUEUED for m in messages) and (send_after is None or send_after <= now):
             transaction.on_commit(lambda: dispatch_due_soon(lane_of(source)))
+    return messages
+
+
+_MESSAGE_FIELDS = [f.attname for f in Message._meta.concrete_fields]
+
+
+def _new_messages(contacts, decisions, texts, pool, now, *, sub_account, source, body, batch, user, send_after,
+                  bulk_send, hold) -> list[Message]:  # fmt: skip
+    """The unsaved outbound rows, built from positional values: Django's keyword path (defaults,
+    related-object descriptors for every key) was a quarter of a Bulk SMS's CPU. The related
+    objects the caller passed are cached on each message, as the keyword path does."""
+    common = {f.attname: f.get_default() for f in Message._meta.concrete_fields if f.attname != "id"}
+    common.update(
+        sub_account_id=sub_account.pk, created_at=now, updated_at=now, direction=Direction.OUTBOUND, source=source,
+        body=body, batch=batch, created_by_id=getattr(user, "pk", None), send_after=send_after,
+        bulk_send_id=getattr(bulk_send, "pk", None),
+    )  # fmt: skip
+    related = {"sub_account": sub_account, "created_by": user, "bulk_send": bulk_send}
+    messages = []
+    for i, (contact, decision, text) in enumerate(zip(contacts, decisions, texts, strict=True)):
+        row = dict(common, id=uuid.uuid4(), contact_id=contact.pk, body_sent=text, from_number=pool[i % len(pool)],
+                   to_number=contact.phone)  # fmt: skip
+        if decision.allowed:
+            row.update(status=Status.QUEUED, hold_id=getattr(hold, "pk", None))
+        else:
+            row.update(status=Status.FAILED, failure_reason=decision.reason, final_at=now)
+        message = Message(*(row[name] for name in _MESSAGE_FIELDS))
+        message._state.fields_cache.update(related, contact=contact, hold=hold if decision.allowed else None)
+        messages.append(message)
     return messages
 
 

@@ -49,11 +49,25 @@ def paused_ids(message_ids) -> set:
     return set(Message.objects.filter(pk__in=list(message_ids)).filter(paused_q()).values_list("pk", flat=True))
 
 
+def paused_bulk_ids(messages: list) -> set:
+    """Of messages that belong to a bulk send or campaign (`bulk_send_id` set), the paused
+    ones: one primary-key lookup of their sends. Equivalent to `paused_q` for them: only
+    `bulk.bulk_send_start` sets `bulk_send`, so such a message is never a workflow step's, and
+    "pause all" applies to it through its send's status (`controls.sending_pause_all`)."""
+    send_ids = {m.bulk_send_id for m in messages}
+    paused = set(BulkSend.objects.filter(pk__in=send_ids, status=BulkSend.Status.PAUSED).values_list("pk", flat=True))
+    return {m.pk for m in messages if m.bulk_send_id in paused}
+
+
 def hold_paused(messages: list) -> list:
     """The dispatch hook: the messages that may go on; the paused ones are parked (back to
-    `queued`, unclaimed, ramp capacity given back). Other sources are not even looked up."""
-    candidates = [m.pk for m in messages if m.source in PAUSABLE_SOURCES]
-    held = paused_ids(candidates)
+    `queued`, unclaimed, ramp capacity given back). Other sources are not even looked up, and
+    a bulk wave costs one lookup of its send's status (the general check joins enrollment
+    steps and pauses for every message: a third of a bulk wave's database time)."""
+    candidates = [m for m in messages if m.source in PAUSABLE_SOURCES]
+    of_a_send = [m for m in candidates if m.bulk_send_id is not None]
+    held = paused_bulk_ids(of_a_send) if of_a_send else set()
+    held |= paused_ids([m.pk for m in candidates if m.bulk_send_id is None])
     if held:
         park(Message.objects.filter(pk__in=held, status=Status.SENDING, handed_at__isnull=True), detail=HELD_DETAIL)
     return [m for m in messages if m.pk not in held]

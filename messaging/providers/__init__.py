@@ -65,5 +65,11 @@ def _load(name: str) -> Provider:
     return import_string(path)()
 
 
+def preload_backend() -> None:
+    """Import the configured provider's module without making an instance (the RQ worker, before
+    it forks work-horses: see messaging.worker.preload)."""
+    import_string(BACKENDS.get(settings.SMS_BACKEND, BACKENDS["simulator"]))
+
+
 def get_provider() -> Provider:
     return _load(settings.SMS_BACKEND)

@@ -7,7 +7,6 @@ those `taken`; `contains` is placed in the number, letters read as on a phone ke
 import random
 
 import phonenumbers
-from phonenumbers import geocoder
 
 from messaging.providers.base import AvailableNumber, NumberSearch
 
@@ -20,6 +19,15 @@ KEYPAD = {
 # Searched when no area code is given.
 AREA_CODES = {"US": ("212", "305", "415", "512", "646", "737"), "CA": ("416", "604")}
 ATTEMPTS_PER_RESULT = 40
+
+
+def _geocoder():
+    """phonenumbers' geocoder, imported when a number search needs it: loading its data takes
+    0.4 s of CPU, which every dispatch work-horse of the simulator or in-memory provider would
+    otherwise pay (they import this module) and never use."""
+    from phonenumbers import geocoder
+
+    return geocoder
 
 
 def keypad_digits(contains: str) -> str:
@@ -49,7 +57,7 @@ def available(query: NumberSearch, *, taken: set[str], seed: str = "inventory") 
             continue
         if phonenumbers.region_code_for_number(parsed) != query.country:
             continue
-        place = geocoder.description_for_number(parsed, "en")
+        place = _geocoder().description_for_number(parsed, "en")
         locality, _, region = place.rpartition(", ")
         found[number] = AvailableNumber(number=number, locality=locality or place, region=region if locality else "")
     return sorted(found.values(), key=lambda n: n.number)

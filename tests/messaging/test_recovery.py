@@ -56,6 +56,21 @@ def test_each_wave_is_the_claims_heartbeat(world, queued, settings):
         assert dispatch.sweep()["requeued"] == 0  # alive: its heartbeat is 15 s old
 
 
+def test_a_fresh_heartbeat_is_not_rewritten_at_every_wave(world, queued, settings):
+    """The heartbeat is refreshed only when it is older than a quarter of the stale window: the
+    rest of a batch is not rewritten at every wave (most of dispatch's row writes, issue 13)."""
+    ids = [m.pk for m in queued]
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        _, claimed = dispatch.claim(ids, timezone.now())
+    soon = start + timedelta(seconds=settings.SMS_CLAIM_STALE_SECONDS / 4 - 1)
+    with time_machine.travel(soon, tick=False):
+        assert dispatch.hand_off(claimed[:1], timezone.now()) == claimed[:1]
+    beats = dict(Message.objects.filter(pk__in=ids).values_list("pk", "claimed_at"))
+    assert beats.pop(claimed[0].pk) == soon  # the handed one
+    assert set(beats.values()) == {start}  # the others: still fresh, left alone
+
+
 def test_handed_off_rows_of_a_dead_claim_become_unknown_never_resent(world, queued, settings, memory_provider):
     ids = [m.pk for m in queued]
     start = timezone.now()

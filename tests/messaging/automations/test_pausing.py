@@ -57,6 +57,18 @@ def test_the_check_is_one_query_per_wave_whatever_its_size(world, many, django_a
         pausing.hold_paused(replies)
 
 
+def test_a_bulk_wave_is_checked_by_its_sends_status_alone(world, many, django_assert_num_queries):
+    """Messages of a bulk send: one primary-key lookup of their sends, paused or not."""
+    running, paused = bulk_send(world, many[:6]), bulk_send(world, many[6:])
+    controls.bulk_pause(bulk=paused, user=world.a1_owner)
+    messages = list(Message.objects.filter(bulk_send__in=[running, paused]))
+    Message.objects.filter(pk__in=[m.pk for m in messages]).update(status=Status.SENDING)  # as claimed
+    with django_assert_num_queries(1):
+        held = pausing.paused_bulk_ids(messages)
+    assert held == {m.pk for m in messages if m.bulk_send_id == paused.pk}
+    assert pausing.paused_ids([m.pk for m in messages]) == held  # the general check agrees
+
+
 def test_a_workflow_message_is_held_when_its_workflow_is_paused(world, people, make_workflow, committed):
     workflow = make_workflow(send("Hi"))
     enroll(workflow=workflow, contact_ids=[people[0].pk], trigger="test")
