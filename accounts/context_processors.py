@@ -26,6 +26,7 @@ SETTINGS = [
     ("settings", "Phone numbers", "phone", "phone_numbers"),
     ("registration", "Registration", "shield", "registration"),
     ("api", "API keys", "key", "api_key_list"),
+    ("webhooks", "Webhooks", "webhook", "webhook_list"),
 ]
 
 

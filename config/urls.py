@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include("messaging.urls_bulk")),
     path("", include("messaging.urls_automations")),
     path("", include("messaging.urls_exports")),  # exports (issue 16)
+    path("", include("messaging.urls_webhooks")),  # Settings → Webhooks (issue 16)
     path("", include("compliance.urls")),
     path("", include("accounts.urls")),
 ]

@@ -76,7 +76,7 @@ def api_view(*methods):
                 request.api_key = _authenticate(request)
                 if limited := throttle.api_key_throttle(request, request.api_key):
                     return limited  # 429 + Retry-After: the key's allowance is spent, the body is not read
-                request.data = _json_body(request) if request.method == "POST" else None
+                request.data = _json_body(request) if request.method in ("POST", "PATCH") else None
                 key = _idempotency_key(request)
                 if key:
                     return idempotency.run_once(
@@ -151,7 +151,7 @@ def _json_body(request) -> dict:
         raise too_large from None
     if len(body) > limit:
         raise too_large
-    return json_object(body)
+    return json_object(body) if body else {}  # no body: no fields (e.g. POST …/redeliver)
 
 
 def _reject_constant(name):
