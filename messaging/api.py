@@ -61,10 +61,11 @@ def is_api(request) -> bool:
     return request.path.startswith(API_PREFIX)
 
 
-def api_view(*methods):
+def api_view(*methods, bodiless=False):
     """Method check, API-key auth, the JSON body (as `request.data`), Idempotency-Key, and
     JSON errors, in that order. The view is called with the key's sub-account: every lookup
-    starts from it, so another tenant's ids are simply not found (404)."""
+    starts from it, so another tenant's ids are simply not found (404). `bodiless`: an action
+    that takes no fields (POST …/redeliver) accepts an empty body as `{}`."""
 
     def decorator(view):
         @csrf_exempt  # token auth: no cookies are involved
@@ -76,7 +77,10 @@ def api_view(*methods):
                 request.api_key = _authenticate(request)
                 if limited := throttle.api_key_throttle(request, request.api_key):
                     return limited  # 429 + Retry-After: the key's allowance is spent, the body is not read
-                request.data = _json_body(request) if request.method in ("POST", "PATCH") else None
+                request.data = None
+                if request.method in ("POST", "PATCH"):
+                    no_body = request.META.get("CONTENT_LENGTH") in (None, "", "0")
+                    request.data = {} if bodiless and no_body else _json_body(request)
                 key = _idempotency_key(request)
                 if key:
                     return idempotency.run_once(
@@ -151,7 +155,7 @@ def _json_body(request) -> dict:
         raise too_large from None
     if len(body) > limit:
         raise too_large
-    return json_object(body) if body else {}  # no body: no fields (e.g. POST …/redeliver)
+    return json_object(body)
 
 
 def _reject_constant(name):

@@ -128,7 +128,7 @@ def deliveries(request, sub_account, endpoint_id):
     return JsonResponse({"deliveries": [delivery_json(d) for d in page.items], "next_cursor": next_cursor})
 
 
-@api_view("POST")
+@api_view("POST", bodiless=True)
 def redeliver(request, sub_account, endpoint_id, delivery_id):
     endpoint = get_object_or_404(sub_account.webhook_endpoints, pk=endpoint_id)
     delivery = get_object_or_404(endpoint.deliveries, pk=delivery_id)
@@ -139,7 +139,7 @@ def redeliver(request, sub_account, endpoint_id, delivery_id):
     return JsonResponse(delivery_json(again), status=201)
 
 
-@api_view("POST")
+@api_view("POST", bodiless=True)
 def send_test(request, sub_account, endpoint_id):
     endpoint = get_object_or_404(sub_account.webhook_endpoints, pk=endpoint_id)
     try:

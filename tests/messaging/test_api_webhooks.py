@@ -192,3 +192,6 @@ def test_methods_and_auth(world, api, client):
     response = api.post(f"/api/v1/webhooks/{endpoint.pk}", {"enabled": False})
     assert response.status_code == 405 and response["Allow"] == "GET, PATCH, DELETE"
     assert api.get("/api/v1/webhooks/not-a-number").status_code == 404
+    # an action without fields takes no body or `{}`; a body that is not JSON is still refused
+    assert api.post(f"/api/v1/webhooks/{endpoint.pk}/test", {}).status_code == 201
+    assert api.post("/api/v1/webhooks", None).json()["code"] == "malformed_json"
