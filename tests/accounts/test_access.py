@@ -118,6 +118,15 @@ def kwargs_for(params, world, tenant):
         appeal.save()
         objects["appeal_id"] = appeal.pk
         objects["which"] = "opt-in"
+    if "endpoint_id" in params:  # Settings → Webhooks (issue 16)
+        from messaging.models import WebhookEndpoint
+        from messaging.webhooks_out import manage
+
+        sub = world.a1 if tenant == "a" else world.b1
+        endpoint = WebhookEndpoint.objects.create(sub_account=sub, url="https://93.184.215.14/h",
+                                                  events=["message.status"], secret="whsec_t")  # fmt: skip
+        objects["endpoint_id"] = endpoint.pk
+        objects["delivery_id"] = manage.endpoint_send_test(endpoint=endpoint).pk
     missing = [p for p in params if p not in objects]
     assert not missing, f"tenant test has no object for URL parameter(s) {missing}: add one to kwargs_for()"
     return {p: objects[p] for p in params}
