@@ -32,7 +32,7 @@ def sunrise():
 
 def section_paths(sub):
     names = ["subaccount_dashboard", "conversation_list", "contact_list", "bulk_index", "automations_index",
-             "business_info", "phone_numbers", "api_key_list"]  # fmt: skip
+             "business_info", "phone_numbers", "api_key_list", "webhook_list"]  # fmt: skip
     return [reverse(name, args=[sub.pk]) for name in names]
 
 
@@ -57,7 +57,7 @@ def test_sidebar_at_1366_px_one_line_items_and_no_overflow(browser, live_server,
         sub = sunrise()
         log_in(page, live_server.url, "owner@sunrise.test")
         labels = ["Dashboard", "Conversations", "Contacts", "Bulk SMS", "Automations", "Business Info",
-                  "Phone numbers", "API keys"]  # fmt: skip
+                  "Phone numbers", "API keys", "Webhooks"]  # fmt: skip
         nav = page.get_by_test_id("subaccount-nav")
         for path, label in zip(section_paths(sub), labels, strict=True):
             page.goto(live_server.url + path)
