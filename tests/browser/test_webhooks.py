@@ -55,6 +55,8 @@ def receiver(settings):
 
 def test_create_copy_secret_send_test_event_see_it_delivered(page, live_server, demo_data, receiver, run_jobs):
     sunrise = SubAccount.objects.get(name="Sunrise Dental")
+    csp = []  # the pages keep to the Content-Security-Policy (no inline script or style)
+    page.on("console", lambda m: csp.append(m.text) if "Content Security Policy" in m.text else None)
     log_in(page, live_server.url, "owner@sunrise.test")
     page.goto(f"{live_server.url}/s/{sunrise.pk}/")
     page.get_by_test_id("subaccount-nav").get_by_role("link", name="Webhooks").click()
@@ -111,3 +113,4 @@ def test_create_copy_secret_send_test_event_see_it_delivered(page, live_server, 
     expect(log).to_have_count(2)
     expect(log.first.get_by_test_id("delivery-answer")).to_have_text("HTTP 401")
     assert receiver.received[-1][0] == str(delivery.event_id) and receiver.received[-1][2] is False
+    assert csp == []
