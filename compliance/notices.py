@@ -2,6 +2,7 @@
 sends each once."""
 
 import logging
+from datetime import timedelta
 
 import django_rq
 from django.conf import settings
@@ -9,6 +10,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from accounts.models import Role, User
 from compliance import rates, times
@@ -18,8 +20,37 @@ from compliance.policy import get_policy
 log = logging.getLogger(__name__)
 
 
+# A violation's email job is queued on commit; Redis keeps no jobs across a restart (production
+# runs it without persistence, as CI does), so a job can be lost. The sweep sends what is still
+# unsent this long after it was recorded, for this long (an older one is history, not news).
+SWEEP_AFTER = timedelta(minutes=2)
+SWEEP_WITHIN = timedelta(days=2)
+
+
 def violation_email_enqueue(violation_id) -> None:
-    django_rq.get_queue("default").enqueue(violation_email_send, violation_id)
+    """On commit of the violation: never raises for Redis (the violation is recorded; a 5xx now
+    would only make the caller retry), `violation_emails_sweep` sends it instead."""
+    try:
+        django_rq.get_queue("default").enqueue(violation_email_send, violation_id)
+    except RedisError as exc:
+        log.warning("violation %s: email job not queued (%s); the sweep sends it", violation_id, exc)
+
+
+def violation_emails_sweep(now=None) -> int:
+    """Cron: the violation and suspension emails whose job was lost (Redis restarted or was down)
+    are sent now, each once (`violation_email_send` claims it). Returns how many were sent."""
+    now = now or timezone.now()
+    unsent = Violation.objects.filter(
+        level__in=[Violation.Level.VIOLATION, Violation.Level.SUSPENSION], emailed_at__isnull=True,
+        created_at__lte=now - SWEEP_AFTER, created_at__gte=now - SWEEP_WITHIN,
+    ).values_list("pk", flat=True)  # fmt: skip
+    sent = 0
+    for pk in list(unsent[:200]):
+        try:
+            sent += violation_email_send(pk)
+        except Exception:  # noqa: BLE001 - one broken email must not stop the others; retried next time
+            log.exception("violation %s: email not sent; tried again at the next sweep", pk)
+    return sent
 
 
 def recipients_of(sub_account) -> list[str]:

@@ -6,6 +6,7 @@ from rq import cron
 
 from accounts.jobs import clear_expired_sessions
 from compliance.monitoring import rates_evaluate_all
+from compliance.notices import violation_emails_sweep
 from messaging import webhooks_out
 from messaging.automations.runner import STEP_INTERVAL, enrollments_step_due
 from messaging.dispatch import sweep
@@ -20,6 +21,8 @@ cron.register(sweep, queue_name="default", interval=60)
 # R8 safety net: the rates are evaluated as receipts and opt-outs arrive; this catches anything
 # a crashed request missed. Idempotent (a Violation email at most once per UTC day).
 cron.register(rates_evaluate_all, queue_name="default", interval=300)
+# R8 emails whose job Redis lost (it keeps no jobs across a restart): sent once, late.
+cron.register(violation_emails_sweep, queue_name="default", interval=120)
 # Workflow steps whose time has come (waits, dates): claimed in batches, so a wait ends at most
 # STEP_INTERVAL seconds late; enrolling also enqueues it at once (messaging.automations).
 cron.register(enrollments_step_due, queue_name="default", interval=STEP_INTERVAL)

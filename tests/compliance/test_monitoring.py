@@ -311,6 +311,32 @@ def test_a_failed_email_is_given_back_for_a_retry(world, clock, settings):
     assert notices.violation_email_send(violation.pk) is True and len(mail.outbox) == 1
 
 
+def test_an_email_whose_job_was_lost_is_sent_by_the_sweep_once(world, clock):
+    """Redis keeps no jobs across a restart: the violation is recorded, its job is gone."""
+    RateBucket.objects.create(sub_account=world.a1, hour=NOON, outbound=100, finalized=100, undelivered=9)
+    monitoring.rates_evaluate(sub_account_id=world.a1.pk)
+    violation = Violation.objects.get()
+    recorded = violation.created_at
+    assert notices.violation_emails_sweep(now=recorded + notices.SWEEP_AFTER - timedelta(seconds=1)) == 0
+    assert notices.violation_emails_sweep(now=recorded + notices.SWEEP_AFTER) == 1
+    assert notices.violation_emails_sweep(now=recorded + notices.SWEEP_AFTER * 2) == 0
+    assert len(mail.outbox) == 1 and world.a1.name in mail.outbox[0].body
+
+
+def test_the_sweep_leaves_old_violations_alone(world, clock):
+    RateBucket.objects.create(sub_account=world.a1, hour=NOON, outbound=100, finalized=100, undelivered=9)
+    monitoring.rates_evaluate(sub_account_id=world.a1.pk)
+    recorded = Violation.objects.get().created_at
+    assert notices.violation_emails_sweep(now=recorded + notices.SWEEP_WITHIN + timedelta(seconds=1)) == 0
+    assert mail.outbox == []
+
+
+def test_a_redis_outage_does_not_fail_the_commit_that_recorded_the_violation(world, settings, caplog):
+    settings.RQ_QUEUES = {**settings.RQ_QUEUES, "default": {"URL": "redis://127.0.0.1:1/0"}}
+    notices.violation_email_enqueue(12345)  # no exception: logged, and the sweep sends it
+    assert "violation 12345: email job not queued" in caplog.text
+
+
 class BrokenEmailBackend:
     """The SMTP server refuses the connection (the edge we do not own)."""
 
