@@ -2,9 +2,11 @@
 Harbor Fitness history whose R8 counters match its messages, Sunrise Dental's conversations, and a
 sub-account in each state support must see."""
 
+from datetime import timedelta
 from io import StringIO
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.db.models import Sum
 from django.utils import timezone
@@ -19,6 +21,7 @@ from compliance.models import (
     SnowshoeHold,
     Suspension,
     UndeliveredCode,
+    Violation,
 )
 from messaging.automations.models import Workflow
 from messaging.models import BulkSend, Contact, Message
@@ -95,3 +98,15 @@ def test_a_sub_account_in_each_support_state():
     call_command("seed_demo", stdout=StringIO())  # still one of each
     assert (Suspension.objects.count(), Appeal.objects.count(), SnowshoeHold.objects.count(),
             LimitExtensionRequest.objects.count()) == (2, 1, 1, 1)  # fmt: skip
+
+
+def test_the_next_days_seed_brings_the_suspension_forward_instead_of_adding_one():
+    """R9 counts suspensions in 30 days: one a day would make the demo's story a different one."""
+    call_command("seed_demo", stdout=StringIO())
+    tomorrow = timezone.now() + timedelta(days=1, hours=1)  # past the next 00:00 UTC: it has ended
+    with time_machine.travel(tomorrow, tick=False):
+        assert not Suspension.objects.filter(kind="temporary").in_force(tomorrow).exists()
+        call_command("seed_demo", stdout=StringIO())
+        temporary = Suspension.objects.get(kind="temporary")
+        assert temporary.started_at == tomorrow and temporary.ends_at > tomorrow
+        assert Violation.objects.filter(sub_account=temporary.sub_account).count() == 1
