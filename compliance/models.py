@@ -357,6 +357,11 @@ class UndeliveredCode(models.Model):
 
 
 class SuspensionQuerySet(models.QuerySet):
+    def ended_unannounced(self, now):
+        """Temporary suspensions that ended by time (not lifted early: a lift announces itself)
+        and have not been announced yet."""
+        return self.filter(ends_at__lte=now, lifted_at__isnull=True, end_announced_at__isnull=True)
+
     def in_force(self, now):
         """Suspensions that stop sending at `now`: started, not ended, not lifted. Lifting by
         time needs no job: an ended suspension simply no longer matches (R8). A permanent one
@@ -398,6 +403,9 @@ class Suspension(models.Model):
     lifted_at = models.DateTimeField(null=True, blank=True)
     lifted_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     lift_note = models.CharField(max_length=300, blank=True)
+    end_announced_at = models.DateTimeField(
+        null=True, blank=True, help_text="When listeners (outgoing webhooks) were told it ended by time (once)."
+    )
 
     objects = SuspensionQuerySet.as_manager()
 

@@ -12,6 +12,7 @@ from messaging.automations.runner import STEP_INTERVAL, enrollments_step_due
 from messaging.dispatch import sweep
 from messaging.idempotency import idempotency_keys_purge
 from messaging.registration import registrations_sync
+from messaging.webhooks_out.receivers import suspensions_ended_sweep
 
 cron.register(clear_expired_sessions, queue_name="default", cron="17 * * * *")
 # API Idempotency-Keys are answered for 24 h; older ones are only taking space.
@@ -29,5 +30,7 @@ cron.register(enrollments_step_due, queue_name="default", interval=STEP_INTERVAL
 # Carrier registrations in review (issue 17): their status read back from the provider.
 cron.register(registrations_sync, queue_name="default", interval=300)
 
-# Outgoing webhooks (issue 16): retries that are due (the enqueue on commit is the first try).
+# Outgoing webhooks (issue 16): retries that are due (the enqueue on commit is the first try),
+# enqueued on the `webhooks` queue; and `suspension.ended` for suspensions that ran out by time.
 cron.register(webhooks_out.sweep, queue_name="default", interval=30)
+cron.register(suspensions_ended_sweep, queue_name="default", interval=60)

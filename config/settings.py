@@ -154,11 +154,27 @@ RQ_QUEUES = {
     # Lanes (messaging/dispatch.py): person-facing messages first, then bulk, campaign, workflow.
     "dispatch_person": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 900},
     "dispatch": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 900},
+    # Outgoing webhook deliveries (messaging.webhooks_out): a queue and worker of their own, so a
+    # slow receiver never delays sending. One attempt takes at most WEBHOOK_TIMEOUT_SECONDS.
+    "webhooks": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 60},
 }
 # Our services enqueue explicitly with transaction.on_commit (STYLE: "enqueued only on commit"),
 # so django-rq's own deferral (its default, "on_db_commit") is switched off to keep one mechanism.
 RQ = {"COMMIT_MODE": "auto"}
 RQ_SHOW_ADMIN_LINK = True
+
+# --- Outgoing webhooks (issue 16; docs/API.md) ----------------------------------------------
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "5"))
+# A delivery is retried with backoff (30 s, 60 s, 120 s…) until this long after its first attempt;
+# then it fails and its endpoint is disabled.
+WEBHOOK_GIVE_UP_HOURS = float(os.environ.get("WEBHOOK_GIVE_UP_HOURS", "24"))
+# Failed attempts in a row (any delivery of the endpoint; a 2xx resets the count) that disable it.
+WEBHOOK_DISABLE_AFTER_FAILURES = int(os.environ.get("WEBHOOK_DISABLE_AFTER_FAILURES", "15"))
+# CA certificates that receivers' certificates are checked against: empty = the bundle requests
+# ships (certifi). A file or a directory, like requests' `verify`.
+WEBHOOKS_CA_BUNDLE = os.environ.get("WEBHOOKS_CA_BUNDLE", "")
+# Development only: endpoints on this machine (loopback, and plain http) are accepted.
+WEBHOOKS_ALLOW_LOOPBACK = env_bool("WEBHOOKS_ALLOW_LOOPBACK")
 
 # --- JSON API -------------------------------------------------------------------------------
 # Request bodies larger than this get 413 (a contact with 50 tags and its consent is ~4 kB).

@@ -651,7 +651,9 @@ class WebhookEvent(models.TextChoices):
 
 
 class WebhookEndpoint(models.Model):
-    """An outgoing webhook of a sub-account (issue 16). The secret is shown once on creation."""
+    """An outgoing webhook of a sub-account (issue 16). The secret is shown once on creation.
+    `failure_count` counts failed attempts in a row (any delivery; a 2xx resets it). Disabled by
+    the delivery engine (410, giving up after 24 h, too many failures in a row) with the reason."""
 
     sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="webhook_endpoints")
     url = models.URLField(max_length=500)
@@ -660,9 +662,20 @@ class WebhookEndpoint(models.Model):
     enabled = models.BooleanField(default=True)
     failure_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=300, blank=True)
+    disabled_notified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the email saying it was disabled went out (sent once)."
+    )
 
     def __str__(self):
         return self.url
+
+    def enable(self) -> None:
+        """On again (a user's choice): the failure streak and the last disabling are cleared."""
+        self.enabled, self.failure_count = True, 0
+        self.disabled_at, self.disabled_reason, self.disabled_notified_at = None, "", None
+        self.save(update_fields=["enabled", "failure_count", "disabled_at", "disabled_reason", "disabled_notified_at"])
 
 
 class DeliveryState(models.TextChoices):
@@ -671,7 +684,26 @@ class DeliveryState(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class WebhookDeliveryQuerySet(models.QuerySet):
+    def for_endpoint(self, endpoint):
+        """An endpoint's delivery log, newest first, each with its attempts (`delivery.log.all()`,
+        oldest first) in one more query."""
+        return (
+            self.filter(endpoint=endpoint)
+            .order_by("-created_at", "-id")
+            .prefetch_related(models.Prefetch("log", queryset=WebhookAttempt.objects.order_by("attempted_at", "id")))
+        )
+
+    def due(self, now):
+        """Pending deliveries of enabled endpoints whose next attempt has come (a claimed one is
+        not due until its claim runs out: `next_attempt_at` is pushed past the attempt)."""
+        return self.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now, endpoint__enabled=True)
+
+
 class WebhookDelivery(models.Model):
+    """One event for one endpoint. `event_id` and `body` are fixed at emission, so every retry
+    (and a send again) carries the same id: receivers deduplicate on it."""
+
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
     event_id = models.UUIDField(default=uuid.uuid4, editable=False)
     event_type = models.CharField(max_length=40, choices=WebhookEvent.choices)
@@ -685,8 +717,36 @@ class WebhookDelivery(models.Model):
     state = models.CharField(max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = WebhookDeliveryQuerySet.as_manager()
+
     class Meta:
-        indexes = [models.Index(fields=["state", "next_attempt_at"], name="webhook_delivery_due_idx")]
+        constraints = [
+            models.CheckConstraint(
+                name="webhook_delivery_state_valid", condition=Q(state__in=["pending", "delivered", "failed"])
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="webhook_delivery_due_idx"),
+            models.Index(fields=["endpoint", "created_at"], name="webhook_delivery_endpoint_idx"),
+        ]
 
     def __str__(self):
         return f"{self.event_type} {self.event_id}"
+
+
+class WebhookAttempt(models.Model):
+    """Append-only: one POST of a delivery, with the answer's status code (none: no answer, or
+    refused before connecting) or the error, and how long it took."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="log")
+    attempted_at = models.DateTimeField()
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    duration_ms = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["attempted_at", "id"]
+        indexes = [models.Index(fields=["delivery", "attempted_at"], name="webhook_attempt_delivery_idx")]
+
+    def __str__(self):
+        return f"{self.delivery_id} at {self.attempted_at:%Y-%m-%d %H:%M:%S} UTC: {self.status_code or self.error}"

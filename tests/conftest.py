@@ -125,7 +125,7 @@ def run_jobs():
             pass
 
     def _run():
-        queues = [django_rq.get_queue(name) for name in ("dispatch_person", "dispatch", "default")]
+        queues = [django_rq.get_queue(name) for name in ("dispatch_person", "dispatch", "default", "webhooks")]
         BurstWorker(queues, connection=queues[0].connection).work(burst=True, with_scheduler=False)
 
     return _run

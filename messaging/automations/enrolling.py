@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from messaging.automations.models import Enrollment, EnrollmentStep, Workflow
+from messaging.webhooks_out.events import enrollments_finished
 
 STEP_JOB = "messaging.automations.runner.enrollments_step_due"
 STEP_JOB_ID = "automations-step-due"  # one waiting run is enough: it claims everything due
@@ -101,4 +102,5 @@ def enrollments_end(enrollments, *, kind: str, reason: str, now) -> int:
                        outcome=EnrollmentStep.Outcome.EXITED, detail=reason[:300], created_at=now)
         for pk, sub_account_id, position in rows
     )  # fmt: skip
+    enrollments_finished(sub_account_ids={s for _, s, _ in rows}, enrollment_ids=ids)
     return len(rows)

@@ -28,6 +28,7 @@ from messaging.automations import triggers
 from messaging.automations.models import Enrollment, EnrollmentStep, Workflow, WorkflowStep
 from messaging.models import Contact, Direction, Message, Source, Status
 from messaging.services import MessagingError, messages_send
+from messaging.webhooks_out.events import enrollments_finished
 
 BATCH = 500  # enrollments per claim: one messages_send call of at most this many contacts
 MAX_BATCHES = 40  # per run (20,000 enrollments); the next run goes on
@@ -157,9 +158,11 @@ def _advance(group, token, now, *, next_run_at=None) -> list[Enrollment]:
 
 
 def _complete(group, now) -> None:
-    Enrollment.objects.filter(pk__in=[e.pk for e in group]).update(
+    ids = [e.pk for e in group]
+    Enrollment.objects.filter(pk__in=ids).update(
         status=Enrollment.Status.COMPLETED, finished_at=now, next_run_at=None, claim_token=None
     )
+    enrollments_finished(sub_account_ids={e.sub_account_id for e in group}, enrollment_ids=ids)
 
 
 def send_sms(step, group, token, now):
@@ -233,6 +236,9 @@ def stop_if_replied(step, group, token, now):
             status=Enrollment.Status.EXITED, exit_kind=Enrollment.Exit.REPLIED, exit_reason="The contact replied.",
             finished_at=now, next_run_at=None, claim_token=None,
         )  # fmt: skip
+        enrollments_finished(
+            sub_account_ids={e.sub_account_id for e in replied}, enrollment_ids=[e.pk for e in replied]
+        )
     rest = [e for e in group if e not in replied]
     if rest:
         _log(rest, step, outcome=Out.DONE, detail="No reply yet: goes on.", now=now)

@@ -1,7 +1,14 @@
-"""Compliance events (R8, R9, R11) to outgoing webhooks, through compliance's signals."""
+"""Compliance events (R8, R9, R11) to outgoing webhooks: through compliance's signals (compliance
+never imports messaging), and the cron sweep announcing suspensions that simply ran out."""
+
+from django.db import transaction
+from django.utils import timezone
 
 from compliance import signals
+from compliance.models import Suspension
 from messaging import webhooks_out
+
+SWEEP_BATCH = 500
 
 
 def on_violation(sender, violation, **kwargs):
@@ -10,10 +17,10 @@ def on_violation(sender, violation, **kwargs):
                        "action": violation.action})  # fmt: skip
 
 
-def _suspension(suspension):
+def _suspension(suspension, **extra):
     return {"suspension_id": suspension.pk, "kind": suspension.kind, "cause": suspension.cause,
             "started_at": suspension.started_at, "ends_at": suspension.ends_at,
-            "lifted_at": suspension.lifted_at}  # fmt: skip
+            "lifted_at": suspension.lifted_at, **extra}  # fmt: skip
 
 
 def on_suspension_started(sender, suspension, **kwargs):
@@ -21,7 +28,25 @@ def on_suspension_started(sender, suspension, **kwargs):
 
 
 def on_suspension_ended(sender, suspension, **kwargs):
-    webhooks_out.emit(suspension.sub_account_id, "suspension.ended", _suspension(suspension))
+    webhooks_out.emit(suspension.sub_account_id, "suspension.ended", _suspension(suspension, ended_by="lifted"))
+
+
+def suspensions_ended_sweep() -> int:
+    """Cron: a temporary suspension ends by time alone (R8: no job has to run for it to end), so
+    no row changes then; this announces each one once its end has passed, once (claimed with a
+    conditional update; the claim and the deliveries commit together). Returns how many."""
+    now = timezone.now()
+    announced = 0
+    for pk in list(
+        Suspension.objects.ended_unannounced(now).order_by("ends_at").values_list("pk", flat=True)[:SWEEP_BATCH]
+    ):
+        with transaction.atomic():
+            if not Suspension.objects.filter(pk=pk, end_announced_at__isnull=True).update(end_announced_at=now):
+                continue  # another sweep took it
+            suspension = Suspension.objects.get(pk=pk)
+            webhooks_out.emit(suspension.sub_account_id, "suspension.ended", _suspension(suspension, ended_by="time"))
+            announced += 1
+    return announced
 
 
 def connect():

@@ -1,5 +1,6 @@
 """`make run`: the web server (gunicorn, configured by config/gunicorn.conf.py as in
-production), the RQ worker (with rq's scheduler for delayed jobs) and the cron scheduler as
+production), the RQ worker (with rq's scheduler for delayed jobs), the outgoing-webhooks worker
+and the cron scheduler as
 separate real processes; Ctrl-C stops every one of them, and the embedded Redis if we started it.
 `make dev` (--dev) serves with Django's auto-reloading development server instead."""
 
@@ -51,6 +52,8 @@ class Command(BaseCommand):
                 "--worker-class",
                 "messaging.worker.Worker",
             ],
+            # Outgoing webhook deliveries: a worker of their own, so a slow receiver never delays sending.
+            "webhooks": [*manage, "rqworker", "webhooks", "--worker-class", "messaging.worker.Worker"],
             "cron": [*manage, "rqcron", "config/cron.py"],
         }
         procs = {name: subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR) for name, cmd in commands.items()}
@@ -82,7 +85,7 @@ class Command(BaseCommand):
                     proc.kill()
             if not os.environ.get("REDIS_URL"):
                 embedded_redis.stop(settings.EMBEDDED_REDIS_DIR)
-            self.stdout.write("Stopped web, worker, scheduler.")
+            self.stdout.write("Stopped web, workers, scheduler.")
 
     def _announce(self, url, procs, served_by):
         deadline = time.monotonic() + 60
