@@ -6,6 +6,7 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
+import django_rq
 import pytest
 import time_machine
 from django.utils import timezone
@@ -185,17 +186,22 @@ def test_public_address_accepted_at_save_and_connected_to_by_ip(world, monkeypat
     monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [(2, 1, 6, "", ("93.184.216.34", 443))])
     ep = webhooks_out.endpoint_create(sub_account=world.a1, url="https://hooks.example/x", events=["message.status"])
     assert ep.secret.startswith("whsec_")
-    assert resolve_safe("https://hooks.example/x?a=1") == ("https://93.184.216.34/x?a=1", "hooks.example")
+    target = resolve_safe("https://hooks.example:8443/x?a=1")
+    assert target == ("https://93.184.216.34:8443/x?a=1", "hooks.example:8443", "hooks.example")
 
 
-def test_sweep_retries_due_deliveries(world, receiver):
+def test_sweep_enqueues_due_retries_on_the_webhooks_queue(world, receiver, run_jobs):
     receiver.status = 503
     endpoint(world.a1, receiver.url)
     (delivery,) = webhooks_out.emit(world.a1.pk, "message.status", {})
-    webhooks_out.sweep()
+    webhooks_out.sweep()  # due at once (the enqueue on commit did not run here)
+    assert django_rq.get_queue("webhooks").count == 1 and django_rq.get_queue("default").count == 0
+    run_jobs()
     receiver.status = 200
     webhooks_out.sweep()  # not due yet: 30 s later
-    assert WebhookDelivery.objects.get(pk=delivery.pk).attempts == 1
+    assert django_rq.get_queue("webhooks").count == 0
     with time_machine.travel(timezone.now() + timedelta(seconds=31)):
         webhooks_out.sweep()
-    assert WebhookDelivery.objects.get(pk=delivery.pk).state == DeliveryState.DELIVERED
+        run_jobs()
+    delivery.refresh_from_db()
+    assert delivery.state == DeliveryState.DELIVERED and delivery.attempts == 2 and len(receiver.requests) == 2
