@@ -122,10 +122,16 @@ def deliver(delivery_id):
     disable the endpoint too. Safe to run twice or concurrently: the attempt is claimed with a
     conditional update first, so a delivered (or claimed) delivery is never POSTed again."""
     now = timezone.now()
-    claimed = WebhookDelivery.objects.filter(
-        pk=delivery_id, state=DeliveryState.PENDING, next_attempt_at__lte=now, endpoint__enabled=True
-    ).update(next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS), attempts=F("attempts") + 1)
     delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    if not delivery.endpoint.enabled:
+        return delivery
+    # The claim's conditions are on the row it updates only (no join, which Django would turn into
+    # `pk IN (subquery)`): PostgreSQL re-checks them after waiting for a concurrent claimer's lock,
+    # so of two workers exactly one wins.
+    claimed = WebhookDelivery.objects.filter(
+        pk=delivery_id, state=DeliveryState.PENDING, next_attempt_at__lte=now
+    ).update(next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS), attempts=F("attempts") + 1)
+    delivery.refresh_from_db()
     if not claimed:
         return delivery
     endpoint = delivery.endpoint

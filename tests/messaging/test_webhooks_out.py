@@ -3,6 +3,7 @@
 import http.server
 import socket
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from messaging.webhooks_out.safety import UnsafeUrl, resolve_safe
 
 class Receiver:
     def __init__(self, status=200):
-        self.status = status
+        self.status, self.delay = status, 0
         self.requests = []
         outer = self
 
@@ -26,13 +27,14 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 outer.requests.append((dict(self.headers), body))
+                time.sleep(outer.delay)
                 self.send_response(outer.status)
                 self.end_headers()
 
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

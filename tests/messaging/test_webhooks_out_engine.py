@@ -2,12 +2,14 @@
 one email), a job run twice delivering once, stable event ids, the `webhooks` queue, and the
 events emitted by workflows finishing enrollments and suspensions running out."""
 
+import threading
 from datetime import timedelta
 
 import django_rq
 import pytest
 import time_machine
 from django.core import mail
+from django.db import connection, connections
 from django.utils import timezone
 
 from compliance.models import Suspension, Violation
@@ -269,3 +271,31 @@ def test_a_permanent_suspension_is_never_announced_by_the_sweep(world, receiver)
     with time_machine.travel(timezone.now() + timedelta(days=60)):
         assert suspensions_ended_sweep() == 0
     assert not WebhookDelivery.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL's row locks (CI runs it)")
+def test_four_workers_running_the_same_delivery_at_once_post_it_once(world, receiver):
+    receiver.delay = 0.3  # the first claimer is still waiting for the answer when the others try
+    endpoint(world.a1, receiver.url)
+    (delivery,) = webhooks_out.emit(world.a1.pk, "message.status", {})
+    barrier, errors = threading.Barrier(4), []
+
+    def worker():
+        try:
+            barrier.wait()
+            webhooks_out.deliver(delivery.pk)
+        except Exception as exc:  # noqa: BLE001 - surfaced below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors
+    delivery.refresh_from_db()
+    assert len(receiver.requests) == 1 and delivery.attempts == 1 and delivery.log.count() == 1
+    assert delivery.state == DeliveryState.DELIVERED
