@@ -12,6 +12,7 @@ class MessagingConfig(AppConfig):
 
         receivers.connect()
         checks.register(sms_backend_check, checks.Tags.compatibility, deploy=True)
+        checks.register(webhooks_loopback_check, checks.Tags.security, deploy=True)
 
 
 def sms_backend_check(app_configs, **kwargs):
@@ -29,3 +30,13 @@ def sms_backend_check(app_configs, **kwargs):
             id="messaging.W001",
         )
     ]
+
+
+def webhooks_loopback_check(app_configs, **kwargs):
+    """`check --deploy`: WEBHOOKS_ALLOW_LOOPBACK lets a sub-account's webhook reach this machine
+    (plain http, loopback): in production, a way into services that trust localhost."""
+    if not settings.WEBHOOKS_ALLOW_LOOPBACK:
+        return []
+    return [checks.Error("WEBHOOKS_ALLOW_LOOPBACK is on: webhook endpoints may point at this machine.",
+                         hint="Unset WEBHOOKS_ALLOW_LOOPBACK in production (it is for development only).",
+                         id="messaging.E002")]  # fmt: skip

@@ -54,6 +54,11 @@ def test_check_deploy_warns_when_no_message_would_reach_a_phone():
     assert no_token.returncode != 0 and "messaging.E001" in no_token.stdout + no_token.stderr
 
 
+def test_check_deploy_refuses_webhooks_to_this_machine():
+    result = run_manage("check", "--deploy", env={**PRODUCTION_ENV, "WEBHOOKS_ALLOW_LOOPBACK": "1"})
+    assert result.returncode != 0 and "messaging.E002" in result.stdout + result.stderr
+
+
 def test_check_deploy_is_clean_on_postgresql_with_the_pool():
     env = {**PRODUCTION_ENV, "DATABASE_URL": "postgres://app:secret@db.internal:5432/textwise"}
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
