@@ -25,8 +25,27 @@ def _allow_loopback():
     return settings.WEBHOOKS_ALLOW_LOOPBACK
 
 
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _embedded_ipv4(ip):
+    """The IPv4 address an IPv6 one carries (mapped ::ffff:a.b.c.d, 6to4 2002::/16, NAT64's
+    well-known prefix): where the packets really go."""
+    if ip.version == 6:
+        if ip.ipv4_mapped or ip.sixtofour:
+            return ip.ipv4_mapped or ip.sixtofour
+        if ip in NAT64:
+            return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def _bad(ip):
-    return ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_multicast or ip.is_reserved or ip.is_unspecified
+    """Anything not globally reachable (loopback, private, link-local, shared 100.64/10,
+    reserved, unspecified, documentation…) or multicast, also inside an IPv6 wrapper."""
+    inner = _embedded_ipv4(ip)
+    if inner is not None and _bad(inner):
+        return True
+    return not ip.is_global or ip.is_multicast
 
 
 def resolve_safe(url) -> Target:
@@ -48,7 +67,7 @@ def resolve_safe(url) -> Target:
     if not ips:
         raise UnsafeUrl("The host name does not resolve.")
     for ip in ips:
-        if _bad(ip) and not (allow and ip.is_loopback):
+        if _bad(ip) and not (allow and (ip.is_loopback or getattr(_embedded_ipv4(ip), "is_loopback", False))):
             raise UnsafeUrl("The address points to a private or reserved network.")
     ip = ips[0]
     netloc = f"[{ip}]" if ip.version == 6 else str(ip)

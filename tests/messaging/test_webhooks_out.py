@@ -123,11 +123,30 @@ def test_gone_disables_the_endpoint_at_once(world, receiver):
 
 @pytest.mark.parametrize(
     "url",
-    ["https://127.0.0.1/x", "https://10.1.2.3/x", "https://169.254.169.254/latest", "https://[::1]/x"],
+    [
+        "https://127.0.0.1/x",
+        "https://10.1.2.3/x",
+        "https://169.254.169.254/latest",
+        "https://[::1]/x",
+        "https://100.64.0.1/x",
+        "https://0.0.0.0/x",
+        "https://224.0.0.1/x",
+        "https://[fd00::1]/x",
+        "https://[::ffff:127.0.0.1]/x",
+        "https://[::ffff:10.0.0.1]/x",
+        "https://[64:ff9b::a00:1]/x",
+        "https://[2002:7f00:1::]/x",
+        "https://[fe80::1]/x",
+    ],  # fmt: skip
 )
 def test_ssrf_refused(url):
     with pytest.raises(UnsafeUrl):
         resolve_safe(url)
+
+
+@pytest.mark.parametrize("ip", ["93.184.216.34", "[2606:2800:220:1:248:1893:25c8:1946]", "[::ffff:93.184.216.34]"])
+def test_public_addresses_accepted(ip):
+    assert resolve_safe(f"https://{ip}/x").hostname == ip.strip("[]")
 
 
 def test_http_refused_without_the_setting(settings):
