@@ -162,11 +162,20 @@ def _attempt(endpoint, delivery, body):
     except UnsafeUrl as exc:
         return None, f"refused: {exc}"
     except requests.exceptions.SSLError as exc:
-        return None, f"certificate check failed: {exc}"[:500]
+        return None, f"certificate check failed: {_cause(exc)}"[:500]
     except requests.exceptions.Timeout:
         return None, f"no answer within {settings.WEBHOOK_TIMEOUT_SECONDS:g} s"
     except requests.RequestException as exc:
-        return None, str(exc)[:500]
+        return None, _cause(exc)[:500]
+
+
+def _cause(exc) -> str:
+    """What went wrong, without requests' wrapping ("Max retries exceeded with url…", which names
+    the IP connected to): urllib3's reason, and inside an SSL error the ssl module's own words."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    if isinstance(reason, Exception) and isinstance(reason.args[0] if reason.args else None, Exception):
+        reason = reason.args[0]
+    return str(reason or exc)
 
 
 def _record(delivery, endpoint, status, error, now):
@@ -181,7 +190,7 @@ def _record(delivery, endpoint, status, error, now):
         # F(): concurrent attempts to the same endpoint each count.
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failure_count=F("failure_count") + 1)
         failures = WebhookEndpoint.objects.values_list("failure_count", flat=True).get(pk=endpoint.pk)
-        last = f"HTTP {status}" if status is not None else error
+        last = f"HTTP {status}" if status is not None else error[:150]
         retry_at = now + timedelta(seconds=backoff(delivery.attempts))
         give_up = timedelta(hours=settings.WEBHOOK_GIVE_UP_HOURS)
         if retry_at - delivery.first_attempt_at > give_up:
