@@ -122,8 +122,8 @@ def deliver(delivery_id):
     disable the endpoint too. Safe to run twice or concurrently: the attempt is claimed with a
     conditional update first, so a delivered (or claimed) delivery is never POSTed again."""
     now = timezone.now()
-    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
-    if not delivery.endpoint.enabled:
+    delivery = WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
+    if delivery is None or not delivery.endpoint.enabled:  # gone: its endpoint was deleted meanwhile
         return delivery
     # The claim's conditions are on the row it updates only (no join, which Django would turn into
     # `pk IN (subquery)`): PostgreSQL re-checks them after waiting for a concurrent claimer's lock,

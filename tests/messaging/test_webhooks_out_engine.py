@@ -166,6 +166,15 @@ def test_a_job_run_twice_delivers_once(world, receiver, committed, run_jobs):
     assert delivery.state == DeliveryState.DELIVERED and delivery.attempts == 1 and len(receiver.requests) == 1
 
 
+def test_a_job_for_a_deleted_endpoint_does_nothing(world, receiver, committed, run_jobs):
+    ep = endpoint(world.a1, receiver.url)
+    with committed():
+        webhooks_out.emit(world.a1.pk, "message.status", {})
+    ep.delete()
+    run_jobs()
+    assert receiver.requests == [] and django_rq.get_queue("webhooks").failed_job_registry.count == 0
+
+
 def test_an_attempt_in_progress_is_claimed_and_retaken_only_after_its_claim_runs_out(world, receiver):
     endpoint(world.a1, receiver.url)
     (delivery,) = webhooks_out.emit(world.a1.pk, "message.status", {})
