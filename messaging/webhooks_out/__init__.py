@@ -209,8 +209,10 @@ def _record(delivery, endpoint, status, error, now):
 def endpoint_disable(endpoint, *, reason, now) -> bool:
     """Disable an enabled endpoint, saying why, and email the sub-account's owners and agency
     admins (on commit). Conditional: of two attempts disabling it at once, one does (one email)."""
+    # disabled_notified_at cleared too: an endpoint turned on again some other way than enable()
+    # (manage.endpoint_update) and failing again gets its own email.
     done = WebhookEndpoint.objects.filter(pk=endpoint.pk, enabled=True).update(
-        enabled=False, disabled_at=now, disabled_reason=reason[:300]
+        enabled=False, disabled_at=now, disabled_reason=reason[:300], disabled_notified_at=None
     )
     if done:
         transaction.on_commit(lambda: disabled_email_enqueue(endpoint.pk))

@@ -136,6 +136,22 @@ def test_gone_disables_with_its_reason_and_one_email(world, receiver, committed,
     assert len(mail.outbox) == 1 and "410 Gone" in mail.outbox[0].body
 
 
+def test_turned_on_again_from_settings_and_gone_again_emails_again(world, receiver, committed, run_jobs):
+    from messaging.webhooks_out import manage
+
+    receiver.status = 410
+    ep = endpoint(world.a1, receiver.url)
+    for _ in range(2):
+        with committed():
+            (delivery,) = webhooks_out.emit(world.a1.pk, "message.status", {})
+            webhooks_out.deliver(delivery.pk)
+        run_jobs()
+        ep.refresh_from_db()
+        assert not ep.enabled
+        manage.endpoint_update(endpoint=ep, enabled=True)  # what Settings → Webhooks does
+    assert len(mail.outbox) == 2
+
+
 def test_giving_up_after_24_hours_disables_with_its_reason(world, receiver, committed, run_jobs):
     receiver.status = 502
     ep = endpoint(world.a1, receiver.url)
