@@ -690,7 +690,7 @@ class WebhookDeliveryQuerySet(models.QuerySet):
         oldest first) in one more query."""
         return (
             self.filter(endpoint=endpoint)
-            .order_by("-created_at", "-id")
+            .order_by("-id")
             .prefetch_related(models.Prefetch("log", queryset=WebhookAttempt.objects.order_by("attempted_at", "id")))
         )
 
@@ -727,7 +727,8 @@ class WebhookDelivery(models.Model):
         ]
         indexes = [
             models.Index(fields=["state", "next_attempt_at"], name="webhook_delivery_due_idx"),
-            models.Index(fields=["endpoint", "created_at"], name="webhook_delivery_endpoint_idx"),
+            # An endpoint's log, newest first (for_endpoint, and the keyset pages of Settings → Webhooks).
+            models.Index(fields=["endpoint", "id"], name="webhook_delivery_endpoint_idx"),
         ]
 
     def __str__(self):
@@ -739,6 +740,7 @@ class WebhookAttempt(models.Model):
     refused before connecting) or the error, and how long it took."""
 
     delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="log")
+    sub_account = models.ForeignKey(SubAccount, on_delete=models.CASCADE, related_name="+", db_index=False)
     attempted_at = models.DateTimeField()
     status_code = models.PositiveIntegerField(null=True, blank=True)
     error = models.CharField(max_length=500, blank=True)

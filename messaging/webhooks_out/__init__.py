@@ -142,8 +142,9 @@ def deliver(delivery_id):
     duration_ms = round((time.monotonic() - started) * 1000)
     with transaction.atomic():
         WebhookAttempt.objects.create(
-            delivery=delivery, attempted_at=now, status_code=status, error=error, duration_ms=duration_ms
-        )
+            delivery=delivery, sub_account_id=endpoint.sub_account_id, attempted_at=now, status_code=status,
+            error=error, duration_ms=duration_ms,
+        )  # fmt: skip
         _record(delivery, endpoint, status, error, now)
     return delivery
 
