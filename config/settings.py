@@ -170,6 +170,8 @@ WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "5"))
 WEBHOOK_GIVE_UP_HOURS = float(os.environ.get("WEBHOOK_GIVE_UP_HOURS", "24"))
 # Failed attempts in a row (any delivery of the endpoint; a 2xx resets the count) that disable it.
 WEBHOOK_DISABLE_AFTER_FAILURES = int(os.environ.get("WEBHOOK_DISABLE_AFTER_FAILURES", "15"))
+# …and only when those failures span this long (a receiver down for a minute is not turned off).
+WEBHOOK_DISABLE_AFTER_FAILING_MINUTES = int(os.environ.get("WEBHOOK_DISABLE_AFTER_FAILING_MINUTES", "60"))
 # CA certificates that receivers' certificates are checked against: empty = the bundle requests
 # ships (certifi). A file or a directory, like requests' `verify`.
 WEBHOOKS_CA_BUNDLE = os.environ.get("WEBHOOKS_CA_BUNDLE", "")

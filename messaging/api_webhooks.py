@@ -58,6 +58,8 @@ def endpoint_json(endpoint: WebhookEndpoint) -> dict:
         "events": endpoint.events,
         "enabled": endpoint.enabled,
         "failure_count": endpoint.failure_count,
+        "disabled_at": _at(endpoint.disabled_at),
+        "disabled_reason": endpoint.disabled_reason,
         "created_at": endpoint.created_at.isoformat(),
     }
 
@@ -79,6 +81,15 @@ def delivery_json(delivery: WebhookDelivery) -> dict:
         "first_attempt_at": _at(delivery.first_attempt_at),
         "next_attempt_at": _at(delivery.next_attempt_at),
         "delivered_at": _at(delivery.delivered_at),
+        "log": [
+            {
+                "attempted_at": _at(a.attempted_at),
+                "status_code": a.status_code,
+                "error": a.error,
+                "duration_ms": a.duration_ms,
+            }
+            for a in delivery.log.all()
+        ],  # fmt: skip
     }
 
 
@@ -123,7 +134,8 @@ def webhook_detail(request, sub_account, endpoint_id):
 def deliveries(request, sub_account, endpoint_id):
     """Newest first, 50 a page; `?after=<next_cursor>` for the next page."""
     endpoint = get_object_or_404(sub_account.webhook_endpoints, pk=endpoint_id)
-    page = keyset_page(endpoint.deliveries.all(), ("-id",), after=request.GET.get("after", ""), size=DELIVERIES_PAGE)
+    log = WebhookDelivery.objects.for_endpoint(endpoint)
+    page = keyset_page(log, ("-id",), after=request.GET.get("after", ""), size=DELIVERIES_PAGE)
     next_cursor = page.next_cursor if page.has_next else None
     return JsonResponse({"deliveries": [delivery_json(d) for d in page.items], "next_cursor": next_cursor})
 

@@ -87,7 +87,7 @@ def webhook_list(request, sub_account_id):
 
 def _detail_page(request, sub_account, endpoint, *, form=None, secret="", status=200):
     page = keyset_page(
-        endpoint.deliveries.all(), ("-id",), after=request.GET.get("after", ""),
+        WebhookDelivery.objects.for_endpoint(endpoint), ("-id",), after=request.GET.get("after", ""),
         before=request.GET.get("before", ""), size=LOG_PAGE,
     )  # fmt: skip
     context = {

@@ -200,11 +200,25 @@ def _record(delivery, endpoint, status, error, now):
             endpoint_disable(endpoint, reason=reason, now=now)
         else:
             delivery.next_attempt_at = retry_at
-            if failures >= settings.WEBHOOK_DISABLE_AFTER_FAILURES:
-                endpoint_disable(endpoint, reason=f"{failures} attempts in a row failed (last: {last}).", now=now)
+            span = _failing_for(endpoint, now) if failures >= settings.WEBHOOK_DISABLE_AFTER_FAILURES else None
+            if span is not None and span >= timedelta(minutes=settings.WEBHOOK_DISABLE_AFTER_FAILING_MINUTES):
+                minutes = int(span.total_seconds() // 60)
+                over = f"{minutes} minute{'s' * (minutes != 1)}"
+                reason = f"{failures} attempts in a row failed over {over} (last: {last})."
+                endpoint_disable(endpoint, reason=reason, now=now)
     delivery.save(
         update_fields=["state", "delivered_at", "next_attempt_at", "last_status_code", "last_error", "first_attempt_at"]
     )
+
+
+def _failing_for(endpoint, now) -> timedelta:
+    """How long the last WEBHOOK_DISABLE_AFTER_FAILURES attempts (all failed) took. The turn-off
+    also needs them to span WEBHOOK_DISABLE_AFTER_FAILING_MINUTES: a receiver down for a minute
+    while events pour in fails many attempts at once and is not turned off for it (its
+    deliveries retry); one that keeps failing is."""
+    streak = WebhookAttempt.objects.filter(delivery__endpoint=endpoint).order_by("-attempted_at", "-id")
+    first = streak.values_list("attempted_at", flat=True)[settings.WEBHOOK_DISABLE_AFTER_FAILURES - 1 :][:1]
+    return now - first[0] if first else timedelta(0)
 
 
 def endpoint_disable(endpoint, *, reason, now) -> bool:

@@ -55,11 +55,11 @@ def endpoint_update(*, endpoint: WebhookEndpoint, url=None, events=None, enabled
         endpoint.events = [e for e in WebhookEvent.values if e in set(events)]
         fields.append("events")
     if enabled is not None and enabled != endpoint.enabled:
-        endpoint.enabled = enabled
-        fields.append("enabled")
         if enabled:
-            endpoint.failure_count = 0
-            fields.append("failure_count")
+            endpoint.enable()  # the failure count and the turn-off reason start again
+        else:
+            endpoint.enabled = False
+            fields.append("enabled")
     if fields:
         endpoint.save(update_fields=fields)
     return endpoint

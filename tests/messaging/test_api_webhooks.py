@@ -95,6 +95,7 @@ def test_update_events_enabled_and_url(world, api, settings):
     assert response.status_code == 200
     assert response.json() | {"created_at": None} == {
         "id": endpoint.pk, "url": PUBLIC_URL, "events": ["message.inbound"], "enabled": True, "failure_count": 0,
+        "disabled_at": None, "disabled_reason": "",
         "created_at": None,
     }  # fmt: skip
     assert api.patch(f"/api/v1/webhooks/{endpoint.pk}", {"url": PUBLIC_URL + "/v2"}).json()["url"] == PUBLIC_URL + "/v2"

@@ -85,6 +85,7 @@ def test_an_attempt_with_no_answer_logs_the_error(world, settings):
 
 def test_disabled_after_n_failed_attempts_in_a_row_with_one_email(world, receiver, settings, committed, run_jobs):
     settings.WEBHOOK_DISABLE_AFTER_FAILURES = 3
+    settings.WEBHOOK_DISABLE_AFTER_FAILING_MINUTES = 0  # the span rule: the next test
     receiver.status = 500
     ep = endpoint(world.a1, receiver.url)
     with committed():
@@ -105,14 +106,15 @@ def test_disabled_after_n_failed_attempts_in_a_row_with_one_email(world, receive
             webhooks_out.deliver(deliveries[3].pk)  # the third failure in a row
         ep.refresh_from_db()
         assert not ep.enabled and ep.failure_count == 3 and ep.disabled_at == timezone.now()
-    assert ep.disabled_reason == "3 attempts in a row failed (last: HTTP 500)."
+    assert ep.disabled_reason == "3 attempts in a row failed over 0 minutes (last: HTTP 500)."
     assert len(receiver.requests) == 6
     run_jobs()  # the email job (default queue) and the deliveries' jobs: nothing more is POSTed
     assert len(receiver.requests) == 6
     (email,) = mail.outbox
     assert email.to == ["admin@acme.test", "owner@sunrise.test"]
     assert email.subject == f"Webhook turned off for Sunrise Dental: {receiver.url}"
-    assert "3 attempts in a row failed (last: HTTP 500)." in email.body and "Settings → Webhooks" in email.body
+    assert "3 attempts in a row failed over 0 minutes (last: HTTP 500)." in email.body
+    assert "Settings → Webhooks" in email.body
     assert notices.disabled_email_send(ep.pk) is False  # a second run of the job sends nothing
     assert len(mail.outbox) == 1
     # Still pending, waiting for the endpoint to be turned on again; then the count starts again.
@@ -120,6 +122,27 @@ def test_disabled_after_n_failed_attempts_in_a_row_with_one_email(world, receive
     ep.enable()
     ep.refresh_from_db()
     assert ep.enabled and ep.failure_count == 0 and ep.disabled_reason == "" and ep.disabled_notified_at is None
+
+
+def test_a_burst_of_failures_within_the_hour_does_not_turn_it_off(world, receiver, settings):
+    """A receiver down for a minute while events pour in: many failed attempts, all retried, and
+    the endpoint stays on; failing on for WEBHOOK_DISABLE_AFTER_FAILING_MINUTES turns it off."""
+    settings.WEBHOOK_DISABLE_AFTER_FAILURES = 3
+    receiver.status = 503
+    ep = endpoint(world.a1, receiver.url)
+    deliveries = [webhooks_out.emit(world.a1.pk, "message.status", {"n": n})[0] for n in range(5)]
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        for d in deliveries:
+            webhooks_out.deliver(d.pk)
+    ep.refresh_from_db()
+    assert ep.enabled and ep.failure_count == 5
+    assert WebhookDelivery.objects.filter(state=DeliveryState.PENDING).count() == 5  # all retried
+    later = start + timedelta(minutes=settings.WEBHOOK_DISABLE_AFTER_FAILING_MINUTES, seconds=1)
+    with time_machine.travel(later, tick=False):
+        webhooks_out.deliver(deliveries[0].pk)  # its retry is due long since
+    ep.refresh_from_db()
+    assert not ep.enabled and ep.disabled_reason == "6 attempts in a row failed over 60 minutes (last: HTTP 503)."
 
 
 def test_gone_disables_with_its_reason_and_one_email(world, receiver, committed, run_jobs):

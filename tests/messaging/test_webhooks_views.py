@@ -144,6 +144,25 @@ def test_turn_off_and_on_clears_the_failure_count(world, login):
     assert endpoint.enabled and endpoint.failure_count == 0
 
 
+def test_the_page_says_why_it_turned_off_and_shows_each_attempt(world, login, receiver):
+    receiver.status = 500
+    endpoint = endpoint_of(world.a1, url=receiver.url)
+    (delivery,) = webhooks_out.emit(world.a1.pk, "message.status", {})
+    webhooks_out.deliver(delivery.pk)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=delivery.created_at)  # retry due
+    receiver.status = 200
+    webhooks_out.deliver(delivery.pk)
+    webhooks_out.endpoint_disable(endpoint, reason="The endpoint answered 410 Gone.", now=delivery.created_at)
+    client = login(world.a1_owner)
+    page = client.get(detail_url(endpoint)).content.decode()
+    assert 'data-testid="disabled-reason"' in page and "The endpoint answered 410 Gone." in page
+    attempts = re.search(r'data-testid="delivery-attempts">(.*?)</ol>', page, re.S).group(1)
+    assert attempts.count("<li>") == 2 and "HTTP 500" in attempts and "HTTP 200" in attempts
+    client.post(reverse("webhook_toggle", args=[world.a1.pk, endpoint.pk]))  # on again: the reason goes
+    endpoint.refresh_from_db()
+    assert endpoint.enabled and endpoint.disabled_reason == "" and endpoint.disabled_at is None
+
+
 def test_roll_secret_shows_the_new_one_once(world, login):
     endpoint = endpoint_of(world.a1)
     old = endpoint.secret
