@@ -19,6 +19,7 @@ from django.db import transaction
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.csrf import csrf_exempt
 
 from compliance import ledger
@@ -26,7 +27,8 @@ from compliance.errors import ComplianceError
 from messaging import idempotency, keys, services, sms, storable, throttle
 from messaging.contacts import contact_get_or_create, contact_set_tags
 from messaging.forms import MAX_TAGS, TAG_MAX_LENGTH
-from messaging.models import Consent, Contact, Source
+from messaging.keyset import InvalidCursor, keyset_page
+from messaging.models import Consent, Contact, Direction, Message, Source, Status
 from messaging.phone import InvalidPhoneNumber, to_e164
 
 API_PREFIX = "/api/"
@@ -390,8 +392,83 @@ class MessageIn(forms.Form):
     source = Choice(choices=[(s.value, s.label) for s in API_SOURCES])
 
 
-@api_view("POST")
+# Newest first; the id breaks ties between messages of the same microsecond (a bulk send's).
+MESSAGE_ORDER = ("-created_at", "-id")  # message_sub_created_id_idx
+MESSAGE_LIST_FIELDS = (
+    "id", "sub_account_id", "contact_id", "direction", "source", "status", "to_number", "from_number",
+    "body_sent", "error_code", "failure_reason", "bulk_send_id", "created_at", "sent_at", "final_at",
+)  # fmt: skip
+LIST_LIMIT, LIST_LIMIT_MAX = 50, 200
+
+
+class MessageListQuery(forms.Form):
+    """The list's query string (plain strings: it is not JSON)."""
+
+    limit = forms.IntegerField(min_value=1, max_value=LIST_LIMIT_MAX, required=False)
+    status = forms.ChoiceField(choices=Status.choices, required=False)
+    direction = forms.ChoiceField(choices=Direction.choices, required=False)
+    contact = forms.CharField(required=False)  # a phone number, as in GET /contacts/<number>
+    after = forms.CharField(required=False)
+    before = forms.CharField(required=False)
+
+
+def message_list_json(m: Message) -> dict:
+    def iso(at):
+        return at.isoformat() if at else None
+
+    return {
+        "id": str(m.pk), "contact_id": str(m.contact_id), "direction": m.direction, "source": m.source,
+        "status": m.status, "to": m.to_number, "from": m.from_number, "body_sent": m.body_sent,
+        "error_code": m.error_code, "failure_reason": m.failure_reason,
+        "bulk_send_id": str(m.bulk_send_id) if m.bulk_send_id else None,
+        "created_at": iso(m.created_at), "sent_at": iso(m.sent_at), "final_at": iso(m.final_at),
+    }  # fmt: skip
+
+
+def _message_list(request, sub_account) -> JsonResponse:
+    """Keyset pages, newest first (issue 16): `next` and `previous` are links with an opaque
+    cursor, so a client never computes an offset, a message arriving meanwhile never shows twice
+    or pushes one off a page, and the last page costs what the first does. No total: counting
+    every message of a sub-account is the one thing here that grows with it."""
+    query = _valid(MessageListQuery(request.GET))
+    if query["after"] and query["before"]:
+        raise ApiError("Send after or before, not both.", code="invalid_cursor")
+    messages = sub_account.messages.only(*MESSAGE_LIST_FIELDS)
+    if query["status"]:
+        messages = messages.filter(status=query["status"])
+    if query["direction"]:
+        messages = messages.filter(direction=query["direction"])
+    if query["contact"]:
+        try:
+            phone = to_e164(query["contact"])
+        except InvalidPhoneNumber as exc:
+            raise ApiError(str(exc), code="invalid_phone") from None
+        # The contact's id, not a join: message_contact_created_id_idx then serves the seek.
+        contact = sub_account.contacts.filter(phone=phone).values_list("id", flat=True).first()
+        messages = messages.filter(contact_id=contact) if contact else messages.none()
+    try:
+        page = keyset_page(
+            messages, MESSAGE_ORDER, after=query["after"], before=query["before"],
+            size=query["limit"] or LIST_LIMIT, strict=True,
+        )  # fmt: skip
+    except InvalidCursor as exc:
+        raise ApiError(str(exc), code="invalid_cursor") from None
+    keep = {k: v for k, v in request.GET.items() if k not in ("after", "before")}
+
+    def link(**cursor):
+        return request.build_absolute_uri(request.path + "?" + urlencode(keep | cursor))
+
+    return JsonResponse({
+        "data": [message_list_json(m) for m in page.items],
+        "next": link(after=page.next_cursor) if page.has_next else None,
+        "previous": link(before=page.previous_cursor) if page.has_previous else None,
+    })  # fmt: skip
+
+
+@api_view("GET", "POST")
 def messages(request, sub_account):
+    if request.method == "GET":
+        return _message_list(request, sub_account)
     given = _valid(MessageIn(request.data))
     with transaction.atomic():  # a refused request leaves no new contact behind
         contact, _ = contact_get_or_create(sub_account=sub_account, phone=given["to"])

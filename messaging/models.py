@@ -243,8 +243,9 @@ class Message(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     claim_token = models.UUIDField(null=True, blank=True, help_text="Which dispatch run claimed it.")
     bulk_send = models.ForeignKey(
-        "messaging.BulkSend", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
-    )
+        "messaging.BulkSend", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages",
+        db_index=False,  # message_bulk_created_id_idx leads with it
+    )  # fmt: skip
     hold = models.ForeignKey(
         "compliance.SnowshoeHold", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages",
         help_text="Held for review (R11): not dispatched while set.", db_index=False,  # partial index: Meta
@@ -276,8 +277,13 @@ class Message(models.Model):
             models.UniqueConstraint(fields=["provider_sid"], name="message_provider_sid_unique"),
         ]
         indexes = [
-            models.Index(fields=["contact", "created_at"], name="message_contact_created_idx"),
-            models.Index(fields=["sub_account", "created_at"], name="message_subaccount_created_idx"),
+            # Keyset pages (issue 16) seek on (created_at, id): the id in the index makes the row
+            # comparison an index condition, so the last page reads 51 rows like the first. These
+            # replace (contact, created_at) and (sub_account, created_at), which they also serve.
+            models.Index(fields=["contact", "created_at", "id"], name="message_contact_created_id_idx"),
+            models.Index(fields=["sub_account", "created_at", "id"], name="message_sub_created_id_idx"),
+            # A bulk send's or campaign's recipients, paged; also serves the bulk_send foreign key.
+            models.Index(fields=["bulk_send", "created_at", "id"], name="message_bulk_created_id_idx"),
             # R8 dashboard: failed-before-the-carrier by reason, without scanning every message.
             models.Index(fields=["sub_account", "created_at"], name="message_failed_idx", condition=Q(status="failed")),
             models.Index(fields=["status", "send_after"], name="message_queued_idx", condition=Q(status="queued")),
