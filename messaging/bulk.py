@@ -20,6 +20,7 @@ from compliance.models import ConsentEvent, RampState
 from compliance.policy import Policy, get_policy
 from messaging import imports, services
 from messaging.contacts import contact_get_or_create
+from messaging.keyset import keyset_page
 from messaging.models import BulkSend, Consent, Contact, Dnd, PhoneNumber, Segment, Source, Status
 from messaging.phone import InvalidPhoneNumber, to_e164
 
@@ -448,6 +449,23 @@ def bulk_refresh_status(bulk: BulkSend, report: Report | None = None) -> BulkSen
     if BulkSend.objects.filter(pk=bulk.pk, status=bulk.status).update(status=new):
         bulk.status = new
     return bulk
+
+
+RECIPIENT_ORDER = ("created_at", "id")  # message_bulk_created_id_idx: the order they were queued
+RECIPIENT_STATUSES = ("delivered", "undelivered", "failed", "sent", "queued")  # the report's filter
+RECIPIENTS_PAGE = 50
+
+
+def bulk_recipients(bulk: BulkSend, *, status: str = "", after: str = "", before: str = "", last: bool = False):
+    """One keyset page of a bulk send's or campaign's recipients and what happened to each
+    message (issue 16): every page, first or last, reads its rows from the index."""
+    messages = bulk.messages.select_related("contact").only(
+        "id", "bulk_send_id", "created_at", "status", "error_code", "failure_reason", "to_number", "sent_at",
+        "final_at", "contact__id", "contact__phone", "contact__first_name", "contact__last_name",
+    )  # fmt: skip
+    if status in RECIPIENT_STATUSES:
+        messages = messages.filter(status=status)
+    return keyset_page(messages, RECIPIENT_ORDER, after=after, before=before, last=last, size=RECIPIENTS_PAGE)
 
 
 def bulk_history(sub_account: SubAccount):

@@ -321,12 +321,22 @@ def bulk_test(request, sub_account_id):
 
 @login_required
 def bulk_detail(request, sub_account_id, bulk_id):
-    """Progress (htmx polls every 2 s while anything is queued or sending), then the report."""
+    """Progress (htmx polls every 2 s while anything is queued or sending), then the report, and
+    the recipients in keyset pages. htmx swaps one part: the poll its progress, the recipients'
+    links their table; each reads only what it shows."""
     sub_account = _sub_account(request, sub_account_id)
     sent = get_object_or_404(sub_account.bulk_sends.select_related("created_by"), pk=bulk_id)
-    report = bulk.bulk_report(sent)
-    bulk.bulk_refresh_status(sent, report)
-    context = {"sub_account": sub_account, "nav": "bulk", "bulk": sent, "report": report,
-               "validity_hours": get_policy().VALIDITY_HOURS}  # fmt: skip
-    template = "messaging/bulk/detail.html" + ("#progress" if request.htmx else "")
+    part = ("#recipients" if request.htmx.target == "recipients" else "#progress") if request.htmx else ""
+    context = {"sub_account": sub_account, "nav": "bulk", "bulk": sent, "validity_hours": get_policy().VALIDITY_HOURS}
+    if part != "#recipients":
+        context["report"] = bulk.bulk_report(sent)
+        bulk.bulk_refresh_status(sent, context["report"])
+    if part != "#progress":
+        status = request.GET.get("status") if request.GET.get("status") in bulk.RECIPIENT_STATUSES else ""
+        recipients = bulk.bulk_recipients(
+            sent, status=status, after=request.GET.get("after", ""), before=request.GET.get("before", ""),
+            last=request.GET.get("last") == "1",
+        )  # fmt: skip
+        context |= {"recipients": recipients, "status": status, "statuses": bulk.RECIPIENT_STATUSES}
+    template = "messaging/bulk/detail.html" + part
     return render(request, template, context)
