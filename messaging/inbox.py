@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Max, OuterRef, Q, Subquery
 
+from messaging.keyset import keyset_page
 from messaging.models import Consent, Dnd, Message
 
 PAGE_SIZE = 50
@@ -88,8 +89,19 @@ def list_stamp(page: ThreadPage) -> str:
     return hashlib.sha256(shown.encode()).hexdigest()[:16]
 
 
-def thread_messages(contact) -> list:
-    return list(reversed(contact.messages.order_by("-created_at")[:THREAD_LENGTH]))
+@dataclass
+class ThreadWindow:
+    messages: list  # oldest first, as the thread shows them
+    older: str  # cursor of the page of older messages, "" when these reach the first message
+    newest: bool  # the window ends with the latest message
+
+
+def thread_messages(contact, *, older: str = "", size: int = THREAD_LENGTH) -> ThreadWindow:
+    """The latest `size` messages of a thread, or (`older`: a cursor) the `size` before it: keyset
+    pages by (created_at, id) on message_contact_created_id_idx, so reading back through a long
+    thread costs each page what the first does and a message arriving meanwhile shifts nothing."""
+    page = keyset_page(contact.messages.all(), ("-created_at", "-id"), after=older, size=size)
+    return ThreadWindow(page.items[::-1], page.next_cursor if page.has_next else "", not page.has_previous)
 
 
 def thread_stamp(contact) -> str:

@@ -63,15 +63,15 @@ def _page(request, sub_account, contact=None, **extra):
         **_list_context(sub_account, state),
     }
     if contact is not None:
-        context |= _thread_context(sub_account, contact, **extra)
+        context |= _thread_context(sub_account, contact, older=request.GET.get("older", ""), **extra)
     context["poll_url"] = _poll_url(sub_account, contact, state, context)
     return context
 
 
-def _thread_context(sub_account, contact, **extra) -> dict:
+def _thread_context(sub_account, contact, *, older="", **extra) -> dict:
     return {
         "contact": contact,
-        "thread": inbox.thread_messages(contact),
+        "thread": inbox.thread_messages(contact, older=older),
         "thread_stamp": inbox.thread_stamp(contact),
         "panel": inbox.contact_panel(contact),
         "canned": list(sub_account.canned_replies.all()),
@@ -103,9 +103,18 @@ def conversation(request, sub_account_id, contact_id):
     body = request.session.pop("conversation_draft", "")
     reply_id = _uuid(request.GET.get("reply", ""))
     reply = sub_account.canned_replies.filter(pk=reply_id).first() if reply_id else None
+    if request.htmx and request.GET.get("older"):  # "Show older messages": that page, above the others
+        thread = inbox.thread_messages(contact, older=request.GET["older"])
+        context = {"sub_account": sub_account, "contact": contact, "thread": thread, "query": _query(request),
+                   "older_only": True}  # fmt: skip
+        return render(request, "messaging/conversation.html#older", context)
     context = _page(request, sub_account, contact, body=reply.body if reply else body)
     template = "messaging/conversation.html" + ("#messages" if request.htmx else "")
     return render(request, template, context)
+
+
+def _query(request) -> str:
+    return urlencode({k: v for k, v in _list_state(request).items() if v})
 
 
 @login_required

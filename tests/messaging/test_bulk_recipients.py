@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.urls import reverse
+from django.utils.http import urlencode
 
 from messaging import bulk
 from messaging.models import BulkSend, Contact, Message
@@ -51,8 +52,6 @@ def phones(html: str) -> list[str]:
 
 
 def url(world, sent, **params):
-    from django.utils.http import urlencode
-
     base = reverse("bulk_detail", args=[world.a1.pk, sent.pk])
     return base + ("?" + urlencode(params) if params else "")
 
