@@ -55,22 +55,36 @@ def contact_list(request, sub_account_id):
     filters = ContactFilterForm(request.GET, tag_names=tag_names)
     sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else "name"
     matching = filters.apply(sub_account.contacts.all())
+    filtered = any(filters.values().values())
+    counting = filtered and request.GET.get("count") == "1"
+    if counting and request.htmx:  # the match count, asked for by the list once it is shown
+        context = {"filtered": True, "matching": _count(matching), "count_cap": COUNT_CAP,
+                   "total": sub_account.contacts.count()}  # fmt: skip
+        return render(request, "messaging/contacts/list.html#matching", context)
     contacts = matching.only(*LIST_COLUMNS).prefetch_related(Prefetch("tags", queryset=Tag.objects.only("id", "name")))
     page = keyset_page(
         contacts, SORTS[sort], after=request.GET.get("after", ""), before=request.GET.get("before", ""),
         last=request.GET.get("last") == "1", size=PAGE_SIZE,
     )  # fmt: skip
-    filtered = any(filters.values().values())
+    # Counting the matches of a search repeats its scan of every contact (docs/BENCHMARKS.md): it
+    # is free when every match is on this page, else it comes in a second request (htmx, once
+    # the list is shown) or, without JS, when asked for (`count=1`).
+    on_one_page = not (page.has_next or page.has_previous)
+    count = len(page.items) if on_one_page else _count(matching) if counting else None
     context = {
         "sub_account": sub_account, "filters": filters, "page": page, "sort": sort, "filtered": filtered,
         "total": sub_account.contacts.count(),  # an index-only count of one sub-account: cheap
-        "matching": matching.order_by()[: COUNT_CAP + 1].count() if filtered else None, "count_cap": COUNT_CAP,
+        "matching": count if filtered else None, "count_cap": COUNT_CAP,
         "workflows": Workflow.objects.filter(sub_account=sub_account).enrolling().order_by("name"),
         "segments": sub_account.segments.all(), "sort_columns": _sort_columns(sort), "nav": "contacts",
         "can_export": access.can_manage(request.user, sub_account),  # the export buttons (owners, admins)
     }  # fmt: skip
     partial = request.htmx and not request.htmx.history_restore_request
     return render(request, "messaging/contacts/list.html" + ("#results" if partial else ""), context)
+
+
+def _count(matching) -> int:
+    return matching.order_by()[: COUNT_CAP + 1].count()
 
 
 def _sort_columns(sort: str) -> list[dict]:
