@@ -262,6 +262,7 @@ class Page:
     rows_shown: int = 0
     captured: list = field(default_factory=list)  # (sql, params) of one request
     plans: list = field(default_factory=list)
+    headers: dict = field(default_factory=dict)  # HX-Request for the match count's own request
 
 
 def national(e164: str) -> str:
@@ -289,6 +290,8 @@ def pages_of(sub, total: int) -> list[Page]:
         Page("sort: newest, last page", {"sort": "-created", "last": 1}),
         Page("sort: phone, last page", {"sort": "phone", "last": 1}),
         Page("search: common surname", {"q": "Garcia"}),
+        # The match count: its own request, which the list sends (htmx) once it is shown.
+        Page("search: its match count", {"q": "Garcia", "count": "1"}, headers={"HX-Request": "true"}),
         Page(f"search: rare surname ({RARE_LAST_NAME})", {"q": RARE_LAST_NAME}),
         Page("search: no match", {"q": "Zyxwvut"}),
         Page("search: phone number", {"q": national(phone)}),
@@ -311,10 +314,10 @@ def get(client, url: str, page: Page, wrapper=None):
     from django.db import connection
 
     if wrapper is None:
-        response = client.get(url, page.params, secure=True)
+        response = client.get(url, page.params, headers=page.headers, secure=True)
     else:
         with connection.execute_wrapper(wrapper):
-            response = client.get(url, page.params, secure=True)
+            response = client.get(url, page.params, headers=page.headers, secure=True)
     if response.status_code != 200:
         sys.exit(f"{page.label}: GET {url} {page.params} answered {response.status_code}, not 200")
     return response

@@ -1,7 +1,8 @@
 """Keyset pages of messages (issue 16): (…, created_at, id) indexes, so the seek's row comparison
 is an index condition. The new indexes are built before the ones they replace are dropped, so
-every query keeps an index meanwhile. On a large PostgreSQL table CREATE INDEX blocks writes to
-messages while it runs (about a second per 100,000 messages on the benchmark machine)."""
+every query keeps an index meanwhile. On PostgreSQL each CREATE INDEX blocks writes to messages
+while it runs: 0.4–0.6 s each at 210,000 messages on the benchmark machine (docs/BENCHMARKS.md,
+"Message lists"), so about 1.5 s for this migration there, growing with the table."""
 
 import django.db.models.deletion
 from django.db import migrations, models
