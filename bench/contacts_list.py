@@ -383,6 +383,7 @@ def main(argv=None):
     parser.add_argument("--strict", action="store_true", help="exit 1 if a plan is flagged")
     parser.add_argument("--rebuild", action="store_true", help="drop the database and generate the data again")
     parser.add_argument("--plans", action="store_true", help="print every query and its plan, not only flagged ones")
+    parser.add_argument("--only", default="", help="only the pages whose label contains this text (e.g. search)")
     args = parser.parse_args(argv)
 
     database_url = require_database("bench_contacts")
@@ -423,7 +424,7 @@ def main(argv=None):
     url = reverse("contact_list", args=[sub.pk])
     client = Client()
     client.force_login(owner)
-    pages = pages_of(sub, args.contacts)
+    pages = [p for p in pages_of(sub, args.contacts) if args.only in p.label]
     for page in pages:
         print(f"{page.label}: {url} {page.params} …", flush=True)
         page.matching = count_matching(sub, page)
