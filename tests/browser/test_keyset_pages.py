@@ -70,7 +70,5 @@ def test_search_shows_the_list_then_the_count(page, live_server, sunrise):
     )
     page.goto(f"{live_server.url}/s/{sunrise.pk}/contacts/")
     page.get_by_label("Search").fill("Quimbyfield")
-    expect(page.get_by_test_id("matching")).to_contain_text(
-        f"70 of {sunrise.contacts.count()} match these filters."
-    )
+    expect(page.get_by_test_id("matching")).to_contain_text(f"70 of {sunrise.contacts.count()} match these filters.")
     expect(page.get_by_test_id("contact-results").locator("tbody tr")).to_have_count(50)
