@@ -10,7 +10,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("messaging", "0012_outgoing_webhooks"),
+        ("messaging", "0013_message_index_diet"),
     ]
 
     operations = [
