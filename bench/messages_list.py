@@ -21,8 +21,10 @@ sources and statuses; and one contact whose thread holds --thread messages (defa
 --rebuild drops the database first.
 
 Then, through Django's test client (in this process, no HTTP server), with the production
-settings (DEBUG off): each page --runs times after one warm-up; then every SELECT of one request per
-page again under EXPLAIN (ANALYZE, BUFFERS), flagged as in contacts_list.py (--strict: exit 1).
+settings (DEBUG off): each page once to warm up, then --runs rounds of one request to every page
+(round robin: the machine's load drifts, and should weigh on first and last pages alike); then
+every SELECT of one request per page again under EXPLAIN (ANALYZE, BUFFERS), flagged as in
+contacts_list.py (--strict: exit 1).
 Last, for comparison, the API's deepest page read the old way, with OFFSET (the same query, SQL
 only).
 """
@@ -166,7 +168,8 @@ def get(client, page: Page, wrapper=None):
     return response
 
 
-def time_page(client, page: Page, runs: int) -> None:
+def prepare(client, page: Page) -> None:
+    """One warm-up request, then one with every statement captured (for EXPLAIN)."""
     get(client, page)
 
     def capture(execute, sql, params, many, context):
@@ -174,27 +177,37 @@ def time_page(client, page: Page, runs: int) -> None:
         return execute(sql, params, many, context)
 
     response = get(client, page, capture)
-    for _ in range(runs):
-        counted = {"n": 0, "s": 0.0}
-
-        def count(execute, sql, params, many, context, counted=counted):
-            start = time.perf_counter()
-            try:
-                return execute(sql, params, many, context)
-            finally:
-                counted["n"] += 1
-                counted["s"] += time.perf_counter() - start
-
-        start = time.perf_counter()
-        get(client, page, count)
-        page.ms.append((time.perf_counter() - start) * 1000)
-        page.sql_ms.append(counted["s"] * 1000)
-        page.queries.add(counted["n"])
     text = response.content.decode()
     page.shown = (
         len(response.json()["data"]) if page.url.startswith("/api/")
         else text.count('data-testid="recipient"') or text.count('class="bubble ')
     )  # fmt: skip
+
+
+def time_once(client, page: Page) -> None:
+    counted = {"n": 0, "s": 0.0}
+
+    def count(execute, sql, params, many, context):
+        start = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            counted["n"] += 1
+            counted["s"] += time.perf_counter() - start
+
+    start = time.perf_counter()
+    get(client, page, count)
+    page.ms.append((time.perf_counter() - start) * 1000)
+    page.sql_ms.append(counted["s"] * 1000)
+    page.queries.add(counted["n"])
+
+
+def time_pages(client, pages: list[Page], runs: int) -> None:
+    """Round robin: run k of every page before run k+1 of any, so the shared machine's load,
+    which drifts over a minute, weighs on the first and the last page alike."""
+    for _ in range(runs):
+        for page in pages:
+            time_once(client, page)
 
 
 def cursor_at(queryset, order, index: int) -> str:
@@ -279,7 +292,7 @@ def offset_reference(sub, runs: int) -> list[tuple]:
 
 
 def report(pages: list[Page], runs: int, all_plans: bool) -> None:
-    print(f"\nPage times over {runs} runs each (after one warm-up), in milliseconds:\n")
+    print(f"\nPage times over {runs} rounds of every page (after one warm-up), in milliseconds:\n")
     print_table(
         ("page", "shown", "median", "min", "max", "SQL (median)", "statements", "list query: rows read"),
         [
@@ -353,7 +366,9 @@ def main(argv=None):
     pages = pages_of(sub, key)
     for page in pages:
         print(f"{page.label}: {page.url} …", flush=True)
-        time_page(client, page, args.runs)
+        prepare(client, page)
+    time_pages(client, pages, args.runs)
+    for page in pages:
         plan_page(page, WATCHED, flag_wide_reads=True)
     report(pages, args.runs, args.plans)
     print("\nThe API's list with OFFSET instead (the same query, SQL only, for comparison):\n")
