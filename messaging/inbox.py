@@ -11,9 +11,10 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 
-from django.db.models import Count, Max, OuterRef, Q, Subquery
+from django.db.models import Count, F, Max, OuterRef, Q, Subquery
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThanOrEqual
 
-from messaging.keyset import keyset_page
+from messaging.keyset import encode, keyset_page, position
 from messaging.models import Consent, Dnd, Message
 
 PAGE_SIZE = 50
@@ -89,19 +90,35 @@ def list_stamp(page: ThreadPage) -> str:
     return hashlib.sha256(shown.encode()).hexdigest()[:16]
 
 
+THREAD_KEY = ("created_at", "id")
+SINCE_MAX = 5 * THREAD_LENGTH  # a tab left open for days shows at most this many
+
+
 @dataclass
 class ThreadWindow:
     messages: list  # oldest first, as the thread shows them
     older: str  # cursor of the page of older messages, "" when these reach the first message
     newest: bool  # the window ends with the latest message
+    start: str = ""  # cursor of the oldest message shown: where a refresh of the window starts
 
 
-def thread_messages(contact, *, older: str = "", size: int = THREAD_LENGTH) -> ThreadWindow:
+def thread_messages(contact, *, older: str = "", since: str = "", size: int = THREAD_LENGTH) -> ThreadWindow:
     """The latest `size` messages of a thread, or (`older`: a cursor) the `size` before it: keyset
     pages by (created_at, id) on message_contact_created_id_idx, so reading back through a long
-    thread costs each page what the first does and a message arriving meanwhile shifts nothing."""
+    thread costs each page what the first does and a message arriving meanwhile shifts nothing.
+    `since` (a window's `start`): the same window refreshed — from the same oldest message to the
+    newest — so a poll or a send after new messages arrived leaves no gap under the older pages
+    a user loaded above it."""
+    start = position(Message, THREAD_KEY, since)
+    if start is not None and not older:
+        at_or_after = TupleGreaterThanOrEqual(Tuple(*(F(n) for n in THREAD_KEY)), start)
+        rows = list(contact.messages.filter(at_or_after).order_by("-created_at", "-id")[:SINCE_MAX])[::-1]
+        if rows:
+            return ThreadWindow(rows, "", True, encode((rows[0].created_at, rows[0].pk)))
     page = keyset_page(contact.messages.all(), ("-created_at", "-id"), after=older, size=size)
-    return ThreadWindow(page.items[::-1], page.next_cursor if page.has_next else "", not page.has_previous)
+    items = page.items[::-1]
+    start = encode((items[0].created_at, items[0].pk)) if items else ""
+    return ThreadWindow(items, page.next_cursor if page.has_next else "", not page.has_previous, start)
 
 
 def thread_stamp(contact) -> str:

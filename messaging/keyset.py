@@ -60,6 +60,11 @@ def _typed(model, names, values: list | None) -> list | None:
     return typed
 
 
+def position(model, names: tuple[str, ...], cursor: str) -> list | None:
+    """A cursor's values as the fields' Python values, or None if it is not one encode() wrote."""
+    return _typed(model, list(names), decode(cursor, len(names))) if cursor else None
+
+
 def keyset_page(
     queryset, order: tuple[str, ...], *, after="", before="", last=False, size=50, strict=False
 ) -> KeysetPage:

@@ -68,10 +68,10 @@ def _page(request, sub_account, contact=None, **extra):
     return context
 
 
-def _thread_context(sub_account, contact, *, older="", **extra) -> dict:
+def _thread_context(sub_account, contact, *, older="", since="", **extra) -> dict:
     return {
         "contact": contact,
-        "thread": inbox.thread_messages(contact, older=older),
+        "thread": inbox.thread_messages(contact, older=older, since=since),
         "thread_stamp": inbox.thread_stamp(contact),
         "panel": inbox.contact_panel(contact),
         "canned": list(sub_account.canned_replies.all()),
@@ -81,8 +81,8 @@ def _thread_context(sub_account, contact, *, older="", **extra) -> dict:
 
 def _poll_url(sub_account, contact, state, context) -> str:
     params = {k: v for k, v in state.items() if v} | {"ls": context["list_stamp"]}
-    if contact is not None:
-        params |= {"c": contact.pk, "ts": context["thread_stamp"]}
+    if contact is not None:  # tw: the thread window's oldest message, kept when it is refreshed
+        params |= {"c": contact.pk, "ts": context["thread_stamp"], "tw": context["thread"].start}
     return reverse("conversation_poll", args=[sub_account.pk]) + "?" + urlencode(params)
 
 
@@ -135,7 +135,7 @@ def conversation_poll(request, sub_account_id):
     if not (thread_changed or list_changed):
         return HttpResponse(status=204)
     if contact is not None:
-        context |= _thread_context(sub_account, contact)
+        context |= _thread_context(sub_account, contact, since=request.GET.get("tw", ""))
     context["poll_url"] = _poll_url(sub_account, contact, state, context)
     html = render_to_string("messaging/conversation_list.html#poll", context, request=request)
     if list_changed:
@@ -209,7 +209,9 @@ def message_resend(request, sub_account_id, contact_id, message_id):
 def _sendbox_and_messages(request, sub_account, contact, *, error="", body=""):
     """htmx answer: the send box (cleared, or with the refusal and the text kept) and the
     message list swapped out-of-band."""
-    context = {"sub_account": sub_account, **_thread_context(sub_account, contact, send_error=error, body=body)}
+    since = request.POST.get("tw", "")  # the window shown (hx-include): refreshed from its start
+    context = {"sub_account": sub_account,
+               **_thread_context(sub_account, contact, since=since, send_error=error, body=body)}  # fmt: skip
     html = render_to_string("messaging/conversation.html#sendbox", context, request=request)
     html += render_to_string("messaging/conversation.html#messages", {**context, "oob": True}, request=request)
     return HttpResponse(html)

@@ -92,3 +92,32 @@ def test_a_hand_edited_cursor_shows_the_latest(world, login, long_thread):
 def test_another_tenants_thread_is_404_with_a_cursor_too(world, login, long_thread):
     page = inbox.thread_messages(world.a1_contact, size=10)
     assert login(world.b_admin).get(thread_url(world, older=page.older), headers=HTMX).status_code == 404
+
+
+def poll_url(html: str) -> str:
+    return re.search(r'id="poll" hx-get="([^"]+)"', html).group(1).replace("&amp;", "&")
+
+
+def messages_part(html: str) -> str:
+    return html[html.index('id="messages"') :]
+
+
+def test_new_messages_leave_no_gap_under_the_older_pages_loaded(world, login, long_thread):
+    """The poll (and a send) refresh the window from its oldest message, not the latest 200: the
+    older pages loaded above it keep touching it."""
+    client = login(world.a1_user)
+    html = client.get(thread_url(world)).content.decode()
+    window_start = shown(html)[0]
+    older = client.get(older_link(html), headers=HTMX).content.decode()
+    assert shown(older)[-1] == long_thread[long_thread.index(window_start) - 1]  # right above the window
+    for k in range(3):
+        Message.objects.create(sub_account=world.a1, contact=world.a1_contact, direction="inbound",
+                               source="inbound", status="received", body=f"New {k}")  # fmt: skip
+    polled = messages_part(client.get(poll_url(html), headers=HTMX).content.decode())
+    assert shown(polled)[0] == window_start and len(shown(polled)) == inbox.THREAD_LENGTH + 3
+    sent = client.post(
+        reverse("conversation_send", args=[world.a1.pk, world.a1_contact.pk]),
+        {"body": "Reply", "tw": re.search(r'id="thread-start" name="tw" value="([^"]*)"', html).group(1)},
+        headers=HTMX,
+    ).content.decode()
+    assert shown(messages_part(sent))[0] == window_start
