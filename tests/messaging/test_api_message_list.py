@@ -5,12 +5,15 @@ and a key sees its own sub-account's messages only."""
 import base64
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import time_machine
 
+from accounts.models import Agency, SubAccount
 from messaging.keys import api_key_create
 from messaging.models import Contact, Message
+from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
 MESSAGES = "/api/v1/messages"
@@ -162,3 +165,16 @@ def test_a_page_costs_the_same_statements_first_or_last(api, history, django_ass
         api(MESSAGES, limit=50)
     with django_assert_num_queries(len(first_queries)):
         api(last["previous"])
+
+
+def test_the_documented_loop_reads_every_page(live_server, transactional_db, capsys):
+    """docs/API.md "Pages": the Python loop, run as written against a server, prints every message once."""
+    sub = SubAccount.objects.create(agency=Agency.objects.create(name="Docs"), name="Docs", business_name="Docs")
+    contact = Contact.objects.create(sub_account=sub, phone="+12125550142")
+    make(contact, 120, at=T0, status="failed", failure_reason="Blocked by the test")
+    _, key = api_key_create(sub_account=sub, name="Docs", user=make_user("docs@docs.test"))
+    doc = Path("docs/API.md").read_text()
+    code = doc.split("### Pages", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    exec(code.replace("http://localhost:8000", live_server.url), {"KEY": key})  # noqa: S102 - the documented snippet
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == 120 and all(line.endswith("+12125550142 Blocked by the test") for line in printed)
