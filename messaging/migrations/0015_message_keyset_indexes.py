@@ -10,7 +10,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("messaging", "0013_message_index_diet"),
+        ("messaging", "0014_webhook_attempts_and_disabling"),
     ]
 
     operations = [
