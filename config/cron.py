@@ -7,7 +7,7 @@ from rq import cron
 from accounts.jobs import clear_expired_sessions
 from compliance.monitoring import rates_evaluate_all
 from compliance.notices import violation_emails_sweep
-from messaging import webhooks_out
+from messaging import import_jobs, webhooks_out
 from messaging.automations.runner import STEP_INTERVAL, enrollments_step_due
 from messaging.dispatch import sweep
 from messaging.idempotency import idempotency_keys_purge
@@ -34,3 +34,6 @@ cron.register(registrations_sync, queue_name="default", interval=300)
 # enqueued on the `webhooks` queue; and `suspension.ended` for suspensions that ran out by time.
 cron.register(webhooks_out.sweep, queue_name="default", interval=30)
 cron.register(suspensions_ended_sweep, queue_name="default", interval=60)
+
+# Contact imports confirmed while Redis was down (or whose queue Redis lost): queued again.
+cron.register(import_jobs.import_jobs_requeue, queue_name="default", interval=60)

@@ -17,6 +17,7 @@ import logging
 from datetime import datetime
 
 import django_rq
+import redis
 from django.db import transaction
 from django.utils import timezone
 
@@ -28,7 +29,8 @@ from messaging.models import ImportJob, ImportProblem
 log = logging.getLogger(__name__)
 PREVIEW_ROWS = 10
 HEAD_BYTES = 64 * 1024  # read at upload to check the file is UTF-8 CSV with a header
-SEEN_TTL = 2 * 24 * 3600
+SEEN_TTL = 2 * 24 * 3600  # while the job may still run (be retried)
+SEEN_KEPT = 600  # after it has ended
 
 
 class Stop(Exception):
@@ -115,11 +117,50 @@ def import_start(*, job: ImportJob, mapping: list[str]) -> bool:
     return bool(changed)
 
 
-def import_enqueue(job_id) -> None:
+NOT_QUEUED = (
+    "The import has not started: the job queue could not be reached. It is tried again every minute, "
+    "or press “Start now”."
+)
+
+
+def _rq_id(job_id) -> str:
+    return f"import-{job_id}"
+
+
+def import_enqueue(job_id) -> bool:
+    """Put the job on the queue (one RQ job id per import). When the queue cannot be reached
+    (Redis down) the import says so on its page (`failure`, while still queued) instead of
+    waiting for ever: `import_jobs_requeue` (cron) and the page's “Start now” try again."""
     try:
-        django_rq.get_queue("default").enqueue(import_job_run, job_id, job_timeout=6 * 3600)
-    except Exception:  # Redis down: the job stays queued; the page offers to start it again
+        django_rq.get_queue("default").enqueue(import_job_run, job_id, job_id=_rq_id(job_id), job_timeout=6 * 3600)
+    except Exception:  # Redis down (or any error of the queue): said on the job's page
         log.warning("import %s: could not be queued", job_id, exc_info=True)
+        ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(failure=NOT_QUEUED)
+        return False
+    ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED, failure=NOT_QUEUED).update(failure="")
+    return True
+
+
+def import_jobs_requeue() -> int:
+    """Cron safety net (every minute): a confirmed import that is not on the queue — its enqueue
+    failed (Redis was down), or Redis lost its queue — is queued again. A job on the queue twice
+    is harmless: the second run finds it done, or stops at its first batch."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    connection = django_rq.get_connection("default")
+    requeued = 0
+    for job_id in ImportJob.objects.filter(status=ImportJob.Status.QUEUED).values_list("pk", flat=True)[:100]:
+        try:
+            lost = Job.fetch(_rq_id(job_id), connection=connection).get_status() in ("failed", "stopped", "canceled")
+        except NoSuchJobError:
+            lost = True
+        except redis.exceptions.RedisError:
+            log.warning("import sweep: Redis cannot be reached; tried again at the next run", exc_info=True)
+            break
+        if lost and import_enqueue(job_id):
+            requeued += 1
+    return requeued
 
 
 def import_job_run(job_id) -> None:
@@ -129,7 +170,7 @@ def import_job_run(job_id) -> None:
         return  # done, failed, or never confirmed: nothing to do
     now = timezone.now()
     ImportJob.objects.filter(pk=job.pk, started_at__isnull=True).update(started_at=now)
-    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING)
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, failure="")
     try:
         if job.total_rows is None:
             job.total_rows = _count_rows(job)
@@ -153,6 +194,7 @@ def _finish(job, status, failure):
     ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING).update(
         status=status, failure=failure, finished_at=timezone.now()
     )
+    _Seen(job).forget()
 
 
 def _count_rows(job) -> int:
@@ -230,3 +272,10 @@ class _Seen:
             else:
                 duplicates.append(imports.RowError(r.row, imports.duplicate_reason(recorded[r.phone])))
         return kept, duplicates
+
+    def forget(self):
+        """The job has ended: its numbers are dropped soon (SEEN_KEPT), not after SEEN_TTL."""
+        try:
+            self.redis.expire(self.key, SEEN_KEPT)
+        except redis.exceptions.RedisError:  # Redis down: the key expires by itself (SEEN_TTL)
+            log.warning("import: could not shorten the life of %s", self.key, exc_info=True)

@@ -8,6 +8,7 @@ consent_ip (an IP address or the collection method), consent_url. Row numbers ar
 spreadsheet shows: the header is row 1."""
 
 import csv
+import functools
 import io
 import zoneinfo
 from dataclasses import dataclass
@@ -215,6 +216,7 @@ def _consent(values: dict, zone, now) -> ConsentProof | None:
     )
 
 
+@functools.lru_cache(maxsize=1024)  # a file's rows mostly share a few form URLs
 def _is_url(text: str) -> bool:
     try:
         URLValidator()(text)

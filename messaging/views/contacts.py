@@ -280,6 +280,13 @@ def contact_import_job(request, sub_account_id, job_id):
         fields = [m for m in mapping if m]
         context |= {"columns": columns, "field_choices": FIELD_CHOICES, "preview": rows, "fields": fields}
         return render(request, "messaging/contacts/import_preview.html", context)
+    if request.method == "POST" and "retry" in request.POST and job.status == ImportJob.Status.QUEUED:
+        # “Start now” on an import whose enqueue failed (Redis down): tried again at once.
+        if import_jobs.import_enqueue(job.pk):
+            flash.success(request, "The import is on its way.")
+        else:
+            flash.error(request, "The job queue still cannot be reached; the import is tried again every minute.")
+        return redirect("contact_import_job", sub_account.pk, job.pk)
     context["problems"] = job.problems.all()[:PROBLEMS_SHOWN] if not job.is_active else []
     partial = request.htmx and not request.htmx.history_restore_request
     return render(request, "messaging/contacts/import_job.html" + ("#progress" if partial else ""), context)

@@ -355,3 +355,59 @@ def test_an_import_job_run_twice_or_resumed_imports_once(world, login, do_import
     assert world.a1.contacts.count() == 1201 and ConsentEvent.objects.count() == 1200
     job.refresh_from_db()
     assert job.status == "done" and job.problems.count() == 4  # only the rows after the checkpoint again
+
+
+@pytest.mark.django_db
+def test_an_import_started_while_redis_is_down_says_so_and_starts_once_it_is_back(
+    world, login, redis_down, run_jobs, django_capture_on_commit_callbacks
+):
+    """Issue 16: it stayed “Waiting to start” for ever. Now the page says the queue could not be
+    reached and offers “Start now”; the cron sweep queues it again once Redis answers, and a job
+    already on the queue is not queued a second time."""
+    from messaging.import_jobs import NOT_QUEUED, import_jobs_requeue
+    from messaging.models import ImportJob
+
+    client = login(world.a1_user)
+    job_url = upload(client, world, "phone,first_name\n2125550101,Ann\n2125550102,Bo\n")["Location"]
+    with redis_down():
+        with django_capture_on_commit_callbacks(execute=True):
+            assert client.post(job_url, {"start": "1"}).status_code == 302
+        job = ImportJob.objects.get()
+        assert (job.status, job.failure) == ("queued", NOT_QUEUED)
+        page = client.get(job_url).content.decode()
+        assert "Waiting to start" in page and NOT_QUEUED.replace("“", "&ldquo;")[:40] in page.replace("“", "&ldquo;")
+        assert 'data-testid="retry-import"' in page
+        # “Start now” while Redis is still down: said, and still waiting.
+        page = client.post(job_url, {"retry": "1"}, follow=True).content.decode()
+        assert "still cannot be reached" in page
+        assert import_jobs_requeue() == 0  # the sweep cannot reach it either
+    job.refresh_from_db()
+    assert (job.status, job.failure) == ("queued", NOT_QUEUED)
+
+    assert import_jobs_requeue() == 1  # Redis is back: the next sweep queues it
+    job.refresh_from_db()
+    assert job.failure == ""
+    assert 'data-testid="retry-import"' not in client.get(job_url).content.decode()
+    assert import_jobs_requeue() == 0  # on the queue already: not twice
+    run_jobs()
+    job.refresh_from_db()
+    assert (job.status, job.created) == ("done", 2)
+    assert world.a1.contacts.filter(phone__in=["+12125550101", "+12125550102"]).count() == 2
+
+
+@pytest.mark.django_db
+def test_start_now_queues_an_import_whose_enqueue_failed(
+    world, login, redis_down, run_jobs, django_capture_on_commit_callbacks
+):
+    from messaging.models import ImportJob
+
+    client = login(world.a1_user)
+    job_url = upload(client, world, "phone\n2125550101\n")["Location"]
+    with redis_down():
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(job_url, {"start": "1"})
+    page = client.post(job_url, {"retry": "1"}, follow=True).content.decode()
+    assert "The import is on its way." in page and ImportJob.objects.get().failure == ""
+    run_jobs()
+    assert ImportJob.objects.get().status == "done"
+    assert world.a1.contacts.filter(phone="+12125550101").exists()
