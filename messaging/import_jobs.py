@@ -258,7 +258,7 @@ class _Seen:
         first = {}
         for r in rows:
             first.setdefault(r.phone, r.row)
-        pipe = self.redis.pipeline()
+        pipe = self.redis.pipeline(transaction=False)  # one round trip; HSETNX decides each number
         for phone, row in first.items():
             pipe.hsetnx(self.key, phone, row)
         pipe.hmget(self.key, list(first))
