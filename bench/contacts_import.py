@@ -18,8 +18,10 @@ consent events and imports are deleted before each file. The CSV files are writt
 temporary directory a row at a time, every row with a name, an email, two or three tags and a
 proof of opt-in; one row in 500 has an unreadable number or consent time, one in 250 repeats the
 number of a row 100 earlier (reported as a duplicate). --again imports each file a second time
-(every row found, nothing appended). --profile runs the job function in this process under
-cProfile instead (the first file only) and prints where the time goes.
+(every row found, nothing appended); --changed then imports the same numbers with every name,
+email and proof changed (every contact updated, every opt-in appended). --profile runs the job
+function in this process under cProfile instead (the first file only) and prints where the time
+goes.
 """
 
 import argparse
@@ -49,9 +51,10 @@ def number(i: int) -> str:
     return f"({area}) {200 + k // 10_000}-{k % 10_000:04d}"
 
 
-def write_csv(path: Path, rows: int) -> tuple[int, int]:
+def write_csv(path: Path, rows: int, variant: str = "") -> tuple[int, int]:
     """(bytes, rows expected to be reported): rows i % 1000 == 999 have no valid number,
-    == 499 an unreadable consent time; i % 250 == 124 repeats the number of row i - 100."""
+    == 499 an unreadable consent time; i % 250 == 124 repeats the number of row i - 100.
+    `variant` changes every name, email and proof of opt-in (a re-import where every row changes)."""
     problems = 0
     with path.open("w", encoding="utf-8", newline="") as f:
         f.write(HEADER)
@@ -64,8 +67,8 @@ def write_csv(path: Path, rows: int) -> tuple[int, int]:
             elif i % 250 == 124:
                 phone, problems = number(i - 100), problems + 1
             tags = f"bench;list{i % 10}" + (";vip" if i % 7 == 0 else "")
-            proof = f"Web form,{at},203.0.113.{i % 250 + 1},https://example.com/join"
-            f.write(f"{phone},First{i},Last{i % 500},c{i}@example.com,{tags},{proof}\n")
+            proof = f"Web form{variant},{at},203.0.113.{i % 250 + 1},https://example.com/join"
+            f.write(f"{phone},First{i}{variant},Last{i % 500}{variant},c{i}{variant}@example.com,{tags},{proof}\n")
     return path.stat().st_size, problems
 
 
@@ -290,6 +293,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, action="append", help="rows of a file (repeat for several files)")
     parser.add_argument("--again", action="store_true", help="import each file a second time")
+    parser.add_argument("--changed", action="store_true", help="then a file of the same numbers, every row changed")
     parser.add_argument("--profile", action="store_true", help="cProfile the job function in this process")
     parser.add_argument("--port", type=int, default=8117)
     args = parser.parse_args()
@@ -327,6 +331,10 @@ def main() -> None:
             if args.again:
                 import_file(f"same file again ({rows:,})", sub, session, base, path, web_pid, args.port)
             path.unlink()
+            if args.changed:
+                write_csv(path, rows, variant="x")
+                import_file(f"every row changed ({rows:,})", sub, session, base, path, web_pid, args.port)
+                path.unlink()
     finally:
         web.terminate()
         web.wait(timeout=30)

@@ -308,6 +308,19 @@ def test_import_writes_in_batches_and_counts_across_them(world):
     assert world.a1.contacts.count() == 1202 and world.a1.tags.count() == 3
     assert world.a1.contacts.filter(tags__name="t0").count() == 400
 
+    # The same numbers again, every row changing three columns: written in chunks (SQLite takes
+    # at most 999 parameters a query), each contact its own values, the fourth column untouched.
+    text = "phone,first_name,last_name,email\n" + "".join(
+        f"+1718555{i:04},F{i},L{i},c{i}@example.com\n" for i in range(1, 1202)
+    )
+    rows, _ = parse(text)
+    Contact.objects.filter(sub_account=world.a1, phone="+17185550007").update(address="1 Main St")
+    result = contacts.contacts_import(sub_account=world.a1, rows=rows, user=None)
+    assert (result.created, result.updated) == (0, 1201)
+    values = {c.phone: (c.first_name, c.last_name, c.email) for c in world.a1.contacts.filter(phone__startswith="+1718")}
+    assert values == {f"+1718555{i:04}": (f"F{i}", f"L{i}", f"c{i}@example.com") for i in range(1, 1202)}
+    assert world.a1.contacts.get(phone="+17185550007").address == "1 Main St"
+
 
 @pytest.mark.django_db
 def test_oversized_file_is_refused(world, login, monkeypatch):
