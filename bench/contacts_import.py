@@ -128,13 +128,31 @@ def bench_world():
 
 
 def clear(sub) -> None:
-    from compliance.models import ConsentEvent
-    from messaging.models import Contact, ImportJob, Tag
+    """The bench sub-account's imports, consent events, contacts (with their tag links) and
+    tags, in set-based SQL (through the ORM, deleting 500,000 contacts collects them all in
+    memory first: over 1 GB, and minutes), then the tables vacuumed."""
+    from django.db import connection, transaction
 
-    ImportJob.objects.filter(sub_account=sub).delete()
-    ConsentEvent.objects.filter(sub_account=sub).delete()
-    Contact.objects.filter(sub_account=sub).delete()
-    Tag.objects.filter(sub_account=sub).delete()
+    from compliance.models import ConsentEvent
+    from messaging.models import Contact, ImportJob, ImportProblem, Tag
+
+    links = Contact.tags.through._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        for sql in (
+            f"DELETE FROM {ImportProblem._meta.db_table} WHERE sub_account_id = %(sub)s",
+            f"DELETE FROM {ImportJob._meta.db_table} WHERE sub_account_id = %(sub)s",
+            f"DELETE FROM {ConsentEvent._meta.db_table} WHERE sub_account_id = %(sub)s",
+            f"DELETE FROM {links} WHERE tag_id IN (SELECT id FROM {Tag._meta.db_table} WHERE sub_account_id = %(sub)s)",
+            f"DELETE FROM {Contact._meta.db_table} WHERE sub_account_id = %(sub)s",
+            f"DELETE FROM {Tag._meta.db_table} WHERE sub_account_id = %(sub)s",
+        ):
+            cursor.execute(sql, {"sub": sub.pk})
+    # Vacuumed at once, as a steady database is: with the deleted rows still in the tables (and
+    # statistics that say they are small) the foreign-key checks at each batch's commit scanned
+    # them (a minute a batch).
+    with connection.cursor() as cursor:
+        for model in (ImportProblem, ConsentEvent, Contact.tags.through, Contact, Tag):
+            cursor.execute(f"VACUUM (ANALYZE) {model._meta.db_table}")
 
 
 def child_env(port: int) -> dict:

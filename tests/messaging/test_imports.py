@@ -317,7 +317,8 @@ def test_import_writes_in_batches_and_counts_across_them(world):
     Contact.objects.filter(sub_account=world.a1, phone="+17185550007").update(address="1 Main St")
     result = contacts.contacts_import(sub_account=world.a1, rows=rows, user=None)
     assert (result.created, result.updated) == (0, 1201)
-    values = {c.phone: (c.first_name, c.last_name, c.email) for c in world.a1.contacts.filter(phone__startswith="+1718")}
+    imported = world.a1.contacts.filter(phone__startswith="+1718")
+    values = {c.phone: (c.first_name, c.last_name, c.email) for c in imported}
     assert values == {f"+1718555{i:04}": (f"F{i}", f"L{i}", f"c{i}@example.com") for i in range(1, 1202)}
     assert world.a1.contacts.get(phone="+17185550007").address == "1 Main St"
 
@@ -388,7 +389,7 @@ def test_an_import_started_while_redis_is_down_says_so_and_starts_once_it_is_bac
         job = ImportJob.objects.get()
         assert (job.status, job.failure) == ("queued", NOT_QUEUED)
         page = client.get(job_url).content.decode()
-        assert "Waiting to start" in page and NOT_QUEUED.replace("“", "&ldquo;")[:40] in page.replace("“", "&ldquo;")
+        assert "Waiting to start" in page and NOT_QUEUED in page
         assert 'data-testid="retry-import"' in page
         # “Start now” while Redis is still down: said, and still waiting.
         page = client.post(job_url, {"retry": "1"}, follow=True).content.decode()
@@ -416,9 +417,8 @@ def test_start_now_queues_an_import_whose_enqueue_failed(
 
     client = login(world.a1_user)
     job_url = upload(client, world, "phone\n2125550101\n")["Location"]
-    with redis_down():
-        with django_capture_on_commit_callbacks(execute=True):
-            client.post(job_url, {"start": "1"})
+    with redis_down(), django_capture_on_commit_callbacks(execute=True):
+        client.post(job_url, {"start": "1"})
     page = client.post(job_url, {"retry": "1"}, follow=True).content.decode()
     assert "The import is on its way." in page and ImportJob.objects.get().failure == ""
     run_jobs()
