@@ -29,6 +29,7 @@ import cProfile
 import os
 import pstats
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -332,6 +333,7 @@ def main() -> None:
         write_csv(path, (args.rows or [50_000])[0])
         clear(sub)
         profile(sub, user, path)
+        shutil.rmtree(scratch)
         return
     call_command("collectstatic", interactive=False, verbosity=0)  # gunicorn serves as production does
     web, web_pid = start_web(args.port)
@@ -348,12 +350,14 @@ def main() -> None:
                 import_file(f"same file again ({rows:,})", sub, session, base, path, web_pid, args.port)
             path.unlink()
             if args.changed:
-                write_csv(path, rows, variant="x")
+                size, _ = write_csv(path, rows, variant="x")
+                print(f"the same numbers, every row changed: {size / MIB:.1f} MiB of CSV", flush=True)
                 import_file(f"every row changed ({rows:,})", sub, session, base, path, web_pid, args.port)
                 path.unlink()
     finally:
         web.terminate()
         web.wait(timeout=30)
+        shutil.rmtree(scratch)  # the stored uploads: 60 MB a 500,000-row file
     clear(sub)
 
 
