@@ -323,7 +323,8 @@ def bulk_send_start(
     bulk = BulkSend.objects.create(status=status, preview=preview, **common)
     for batch in _id_chunks(sub_account, contact_ids):
         services.messages_send(
-            sub_account=sub_account, contacts=batch.order_by("phone"), body=body, source=source, user=user,
+            sub_account=sub_account, contacts=batch.order_by("phone").only(*services.COMPOSE_FIELDS), body=body,
+            source=source, user=user,
             send_after=send_at, batch=bulk.pk.hex, bulk_send=bulk, hold=hold, from_numbers=from_numbers,
             ramp_sentence=preview["ramp_sentence"],  # R7: the sentence as confirmed, on every batch
         )  # fmt: skip
