@@ -43,14 +43,6 @@ class Receiver:
         self.server.server_close()
 
 
-@pytest.fixture
-def receiver(settings):
-    settings.WEBHOOKS_ALLOW_LOOPBACK = True
-    r = Receiver()
-    yield r
-    r.close()
-
-
 def endpoint(sub_account, url, events=("message.status",)):
     return WebhookEndpoint.objects.create(
         sub_account=sub_account, url=url, events=list(events), secret=webhooks_out.new_secret()

@@ -20,15 +20,7 @@ from messaging.automations.models import Enrollment, Workflow
 from messaging.models import Contact, DeliveryState, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from messaging.webhooks_out import notices
 from messaging.webhooks_out.receivers import suspensions_ended_sweep
-from tests.messaging.test_webhooks_out import Receiver, endpoint
-
-
-@pytest.fixture
-def receiver(settings):
-    settings.WEBHOOKS_ALLOW_LOOPBACK = True
-    r = Receiver()
-    yield r
-    r.close()
+from tests.messaging.test_webhooks_out import endpoint
 
 
 @pytest.fixture

@@ -11,18 +11,10 @@ from django.urls import reverse
 from messaging import webhooks_out
 from messaging.models import DeliveryState, WebhookDelivery, WebhookEndpoint
 from messaging.webhooks_out import manage
-from tests.messaging.test_webhooks_out import Receiver, doc_recipe
+from tests.messaging.test_webhooks_out import doc_recipe
 
 pytestmark = pytest.mark.django_db
 PUBLIC_URL = "https://93.184.215.14/hooks"  # a public address: the guard resolves it without DNS
-
-
-@pytest.fixture
-def receiver(settings):
-    settings.WEBHOOKS_ALLOW_LOOPBACK = True
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def endpoint_of(sub_account, url=PUBLIC_URL, events=("message.status",)):
