@@ -1,6 +1,10 @@
 """The worker outlasts a Redis outage (fault drill tests/drills/test_redis_restart.py: rq's worker
 quit when a job ended while Redis was down, and nothing dispatched after Redis came back)."""
 
+import os
+import subprocess
+import sys
+
 import django_rq
 import pytest
 import redis
@@ -47,3 +51,24 @@ def test_a_job_met_by_the_outage_does_not_end_the_worker(worker_without_redis):
 
 def test_waiting_for_redis_the_worker_tries_again_every_few_seconds(worker_without_redis):
     assert worker_without_redis.max_connection_wait_time == REDIS_RETRY_SECONDS_MAX == 5
+
+
+PRELOAD_CHECK = """
+import os, sys, django
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+django.setup()
+import django_rq
+from messaging.worker import Worker
+before = {m for m in ("messaging.dispatch", "messaging.providers.simulator") if m in sys.modules}
+Worker([django_rq.get_queue("default")], connection=django_rq.get_connection("default"))
+print(sorted(before), "messaging.dispatch" in sys.modules, "messaging.providers.simulator" in sys.modules,
+      "phonenumbers.geocoder" in sys.modules)
+"""
+
+
+def test_the_worker_imports_dispatch_and_the_provider_before_it_forks_work_horses():
+    """Each job runs in a forked work-horse: what the worker imported, the work-horse need not
+    (issue 13). A fresh process, as a worker starts; the simulator's geocoder stays unloaded."""
+    env = {**os.environ, "DEBUG": "1", "SMS_BACKEND": "simulator"}
+    out = subprocess.run([sys.executable, "-c", PRELOAD_CHECK], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[] True True False"
