@@ -69,26 +69,34 @@ def recipients_of(sub_account) -> list[str]:
     )
 
 
-def violation_email_send(violation_id) -> bool:
-    """The RQ job: the violation or suspension email of one Violation, plain text and HTML.
-    Claimed with a conditional update, so a job run twice sends once; a failed send gives the
-    claim back and raises, so RQ's failure registry shows it and a retry sends it."""
-    violation = Violation.objects.select_related("sub_account__agency").filter(pk=violation_id).first()
-    if violation is None or violation.level not in (Violation.Level.VIOLATION, Violation.Level.SUSPENSION):
-        return False
-    now = timezone.now()
-    if not Violation.objects.filter(pk=violation.pk, emailed_at__isnull=True).update(emailed_at=now):
+def email_once(rows, *, stamp: str, build, what: str) -> bool:
+    """The email of one row, sent once: claimed by setting its `stamp` field where it is still
+    empty (a job run twice sends once), then `build()` is sent; a failed send gives the claim
+    back and raises, so RQ's failure registry shows it and a retry (or a sweep) sends it.
+    `rows`: the row, filtered to the state in which its email is due."""
+    if not rows.filter(**{f"{stamp}__isnull": True}).update(**{stamp: timezone.now()}):
         return False
     try:
-        message = violation_email(violation)
+        message = build()
         if message.to:
             message.send()
         else:
-            log.warning("violation %s: nobody to email for sub-account %s", violation.pk, violation.sub_account_id)
+            log.warning("%s: nobody to email", what)
     except Exception:
-        Violation.objects.filter(pk=violation.pk).update(emailed_at=None)
+        rows.update(**{stamp: None})
         raise
     return True
+
+
+def violation_email_send(violation_id) -> bool:
+    """The RQ job: the violation or suspension email of one Violation, plain text and HTML, once."""
+    violation = Violation.objects.select_related("sub_account__agency").filter(pk=violation_id).first()
+    if violation is None or violation.level not in (Violation.Level.VIOLATION, Violation.Level.SUSPENSION):
+        return False
+    return email_once(
+        Violation.objects.filter(pk=violation.pk), stamp="emailed_at", build=lambda: violation_email(violation),
+        what=f"violation {violation.pk} of sub-account {violation.sub_account_id}",
+    )  # fmt: skip
 
 
 def violation_email(violation: Violation) -> EmailMultiAlternatives:

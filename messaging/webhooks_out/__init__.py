@@ -26,7 +26,7 @@ from rq.job import Job
 
 from messaging.models import DeliveryState, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from messaging.webhooks_out import transport
-from messaging.webhooks_out.notices import disabled_email_enqueue
+from messaging.webhooks_out.notices import disabled_email_enqueue, disabled_emails_sweep
 from messaging.webhooks_out.safety import UnsafeUrl, resolve_safe
 
 QUEUE = "webhooks"
@@ -237,9 +237,12 @@ def endpoint_disable(endpoint, *, reason, now) -> bool:
 
 def sweep():
     """Cron: enqueue every pending delivery that is due (a retry whose backoff ran out, or one
-    whose worker died mid-attempt once its claim ran out)."""
-    due = WebhookDelivery.objects.due(timezone.now()).order_by("next_attempt_at")
+    whose worker died mid-attempt once its claim ran out), and send the turn-off emails whose
+    job was lost."""
+    now = timezone.now()
+    due = WebhookDelivery.objects.due(now).order_by("next_attempt_at")
     enqueue(*due.values_list("pk", flat=True)[:SWEEP_BATCH])
+    disabled_emails_sweep(now)
 
 
 def message_data(message):

@@ -151,6 +151,23 @@ def test_gone_disables_with_its_reason_and_one_email(world, receiver, committed,
     assert len(mail.outbox) == 1 and "410 Gone" in mail.outbox[0].body
 
 
+def test_a_turn_off_email_whose_job_was_lost_is_sent_by_the_sweep_once(world, receiver):
+    """Redis keeps no jobs across a restart: the turn-off is recorded, its email job is gone."""
+    receiver.status = 410
+    ep = endpoint(world.a1, receiver.url)
+    (delivery,) = webhooks_out.emit(world.a1.pk, "message.status", {})
+    webhooks_out.deliver(delivery.pk)  # not committed: the on-commit email job never runs
+    ep.refresh_from_db()
+    assert not ep.enabled and mail.outbox == []
+    with time_machine.travel(ep.disabled_at + timedelta(seconds=119), tick=False):
+        webhooks_out.sweep()
+        assert mail.outbox == []  # the job may still be on its way
+    with time_machine.travel(ep.disabled_at + timedelta(minutes=2), tick=False):
+        webhooks_out.sweep()
+        webhooks_out.sweep()
+    assert len(mail.outbox) == 1 and "410 Gone" in mail.outbox[0].body
+
+
 def test_turned_on_again_from_settings_and_gone_again_emails_again(world, receiver, committed, run_jobs):
     from messaging.webhooks_out import manage
 
